@@ -1,0 +1,46 @@
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+void tu_assert_status(int expected, int actual, const char *expr,
+		      const char *file, int line)
+{
+	if (expected == actual)
+		return;
+	fprintf(stderr, "%s:%d: %s is %s (%s), expected %s\n", file, line, expr,
+		duct_err_name(actual), duct_strerror(actual),
+		duct_err_name(expected));
+	fail_msg("status mismatch");
+}
+
+size_t tu_allocs;
+size_t tu_alloc_bytes;
+long tu_fail_after = -1;
+
+static int tu_should_fail(size_t n)
+{
+	tu_allocs++;
+	if (n > tu_alloc_bytes)
+		tu_alloc_bytes = n;
+	if (tu_fail_after < 0)
+		return 0;
+	return tu_fail_after-- == 0;
+}
+
+static void *tu_malloc(size_t n) { return tu_should_fail(n) ? NULL : malloc(n); }
+static void *tu_realloc(void *p, size_t n)
+{
+	return tu_should_fail(n) ? NULL : realloc(p, n);
+}
+
+void tu_alloc_install(void)
+{
+	static const duct_allocator a = {tu_malloc, tu_realloc, free};
+	tu_allocs = 0;
+	tu_alloc_bytes = 0;
+	tu_fail_after = -1;
+	duct_set_allocator(&a);
+}
+
+void tu_alloc_uninstall(void) { duct_set_allocator(NULL); }

@@ -1,0 +1,27 @@
+/* Shared test helpers: status assertions that print error names, and a
+ * counting allocator that can also be told to fail. */
+#ifndef DUCT_TESTUTIL_H
+#define DUCT_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "duct/duct.h"
+
+/* Fails with both codes' names (e.g. "DUCT_EOF != DUCT_OK"). */
+#define assert_status(expected, actual)                                        \
+	tu_assert_status((expected), (actual), #actual, __FILE__, __LINE__)
+void tu_assert_status(int expected, int actual, const char *expr,
+		      const char *file, int line);
+
+/* Counting allocator.  tu_alloc_install() resets the counters. */
+extern size_t tu_allocs;       /* malloc + realloc calls */
+extern size_t tu_alloc_bytes;  /* largest single request */
+extern long tu_fail_after;     /* fail the Nth call from now; -1: never */
+void tu_alloc_install(void);
+void tu_alloc_uninstall(void);
+
+#endif
