@@ -106,7 +106,9 @@ void duct_free(duct *d);
 
 /* ---- Settings (each returns DUCT_OK or DUCT_EINVAL) ---------------------- */
 
-/* Send and receive inactivity timeouts; negative means none (TIME-1). */
+/* Send and receive inactivity timeouts: an operation fails with
+ * DUCT_ETIMEDOUT after this long without progress.  0 or negative: none
+ * (TIME-1).  Also bounds each TCP connect attempt. */
 int duct_set_timeouts(duct *d, int send_ms, int recv_ms);
 /* Largest payload duct_recv() accepts, default 64 MiB (SEC-1). */
 int duct_set_max_message(duct *d, uint32_t max);
