@@ -17,24 +17,30 @@
 #include "duct/json.h"
 #include "internal.h"
 
-int64_t duct__now_ms(void)
+static int64_t now_us(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t duct__deadline(int timeout_ms)
+{
+	return timeout_ms < 0 ? -1 : now_us() + (int64_t)timeout_ms * 1000;
 }
 
 int duct__remaining(int64_t deadline)
 {
 	if (deadline < 0)
 		return -1;
-	int64_t left = deadline - duct__now_ms();
-	return left > 0 ? (int)left : 0;
+	int64_t left = deadline - now_us();
+	/* Rounded up: poll() must not return before the deadline (POLL-3). */
+	return left > 0 ? (int)((left + 999) / 1000) : 0;
 }
 
 int duct__wait(int fd, short events, int timeout_ms)
 {
-	int64_t deadline = timeout_ms < 0 ? -1 : duct__now_ms() + timeout_ms;
+	int64_t deadline = duct__deadline(timeout_ms);
 	struct pollfd p = {.fd = fd, .events = events};
 	for (;;) {
 		int n = poll(&p, 1, duct__remaining(deadline));
@@ -246,7 +252,7 @@ int duct_listen(duct *d, int timeout_ms)
 {
 	if (d->fd >= 0 || d->lfd < 0)
 		return DUCT_ESTATE; /* LIFE-4 */
-	int64_t deadline = timeout_ms < 0 ? -1 : duct__now_ms() + timeout_ms;
+	int64_t deadline = duct__deadline(timeout_ms);
 	for (;;) {
 		int rc = duct__wait(d->lfd, POLLIN, duct__remaining(deadline));
 		if (rc < 0)

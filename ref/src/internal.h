@@ -55,9 +55,9 @@ struct duct {
 
 /* Applies the socket options every connection gets (timeouts, nodelay). */
 int duct__setup_conn(duct *d);
-/* Milliseconds left until deadline (a CLOCK_MONOTONIC time in ms); -1 if
- * deadline is negative (no deadline). */
-int64_t duct__now_ms(void);
+/* A deadline timeout_ms from now (-1: none), and the milliseconds left
+ * until it, rounded up (-1: no deadline). */
+int64_t duct__deadline(int timeout_ms);
 int duct__remaining(int64_t deadline);
 /* poll() one fd for events, retrying EINTR with the remaining time.
  * Returns 1 ready, 0 timed out, or a system error. */

@@ -1,6 +1,8 @@
 /* Roles and lifecycle over real sockets: bind, listen, connect, pair, close. */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,16 +132,24 @@ static void duct_listen_unix_private_path(void **state)
 	duct_free(p);
 }
 
-/* ADDR-3, LIFE-3: TCP on loopback, ephemeral port; one child only. */
+/* ADDR-3, SEC-7, LIFE-3: TCP on loopback, ephemeral port; one child only. */
 static void duct_listen_tcp_one_child(void **state)
 {
 	(void)state;
 	duct *p = bound_parent("tcp:");
 	const char *addr = duct_address(p);
-	assert_memory_equal(addr, "tcp:", 4);
+	assert_true(strncmp(addr, "tcp:127.0.0.1:", 14) == 0 ||
+		    strncmp(addr, "tcp:[::1]:", 10) == 0);
 	assert_true(strcmp(strrchr(addr, ':'), ":0") != 0);
 	duct *c = child_of(p, 0);
 	connect_and_talk(p, c);
+	/* ADDR-4: no Nagle delay on either end. */
+	int nodelay = 0;
+	socklen_t len = sizeof nodelay;
+	assert_int_equal(getsockopt(duct_fileno(p), IPPROTO_TCP, TCP_NODELAY, &nodelay, &len), 0);
+	assert_int_equal(nodelay, 1);
+	assert_int_equal(getsockopt(duct_fileno(c), IPPROTO_TCP, TCP_NODELAY, &nodelay, &len), 0);
+	assert_int_equal(nodelay, 1);
 	int err;
 	duct *c2 = duct_child_new(duct_address(c), &err);
 	assert_status(DUCT_OK, duct_set_connect_retry(c2, 0, 0));

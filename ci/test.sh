@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The project's test command: installs what is missing, builds, runs every
+# test, then builds and runs the suite again under ASan+UBSan, then checks
+# that an installed libduct can be found by CMake and by pkg-config.
+#
+#   ci/test.sh            everything (what CI runs)
+#   ci/test.sh --no-asan  skip the sanitizer pass (quicker local runs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+asan=1
+for arg in "$@"; do
+	case "$arg" in
+	--no-asan) asan=0 ;;
+	-h | --help)
+		sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+		exit 0
+		;;
+	*)
+		echo "ci/test.sh: unknown option '$arg' (try --help)" >&2
+		exit 2
+		;;
+	esac
+done
+
+jobs=$(nproc 2>/dev/null || echo 2)
+step() { printf '\n==> %s\n' "$*"; }
+
+step "dependencies"
+ci/deps.sh cmake gcc g++ make pkg-config libcmocka-dev libjson-c-dev python3
+
+step "build and test (RelWithDebInfo)"
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build build/release -j"$jobs"
+ctest --test-dir build/release --output-on-failure -j"$jobs"
+
+if [ "$asan" = 1 ]; then
+	step "build and test under AddressSanitizer + UndefinedBehaviorSanitizer"
+	cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DDUCT_SANITIZE=ON
+	cmake --build build/asan -j"$jobs"
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest --test-dir build/asan --output-on-failure -j"$jobs"
+fi
+
+step "install, then build a consumer with find_package and with pkg-config"
+prefix=$(mktemp -d)
+trap 'rm -rf "$prefix"' EXIT
+cmake --install build/release --prefix "$prefix" >/dev/null
+cmake -S ci/install-check -B "$prefix/consumer" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build "$prefix/consumer" >/dev/null
+"$prefix/consumer/consumer"
+PKG_CONFIG_PATH="$prefix/lib/pkgconfig:$prefix/lib/$(gcc -dumpmachine)/pkgconfig" \
+	sh -c 'cc ci/install-check/consumer.c $(pkg-config --cflags --libs --static libduct) -o "$1/pc-consumer"' _ "$prefix"
+"$prefix/pc-consumer"
+
+step "all tests passed"
