@@ -248,6 +248,8 @@ static void demo_bad_arguments(void **state)
 		{"--transport", NULL},
 		{"--count", NULL},
 		{"--count", "-1", NULL},
+		{"--count", "abc", NULL},
+		{"--count", "2x", NULL},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -6,6 +6,7 @@
  * sends a few JSON values, and prints what the child sends back.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,9 +87,11 @@ static int parent(const char *transport, int count)
 		json_object_object_add(msg, "text", json_object_new_string("h\xc3\xa9llo \xf0\x9f\xa6\x86"));
 		json_object_object_add(msg, "ratio", json_object_new_double(i / 3.0));
 		duct_buf out = {0};
-		duct_json_encode(msg, &out);
-		printf("parent -> %.*s\n", (int)out.len, (const char *)out.data);
-		rc = duct_send_value(d, msg);
+		rc = duct_json_encode(msg, &out);
+		if (rc == DUCT_OK) {
+			printf("parent -> %.*s\n", (int)out.len, (const char *)out.data);
+			rc = duct_send_value(d, msg);
+		}
 		json_object_put(msg);
 		if (rc == DUCT_OK) {
 			const void *p;
@@ -100,11 +103,29 @@ static int parent(const char *transport, int count)
 	}
 	duct_free(d); /* the child sees EOF and exits */
 	int status = 0;
-	waitpid(pid, &status, 0);
+	for (int waited = 0; waitpid(pid, &status, WNOHANG) == 0; waited++) {
+		if (waited == 100) { /* 10 s: a stuck child is an error */
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			break;
+		}
+		usleep(100 * 1000);
+	}
 	if (rc != DUCT_OK)
 		return fail("exchange", rc);
 	printf("child exited with status %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+}
+
+static int parse_count(const char *s, int *count)
+{
+	char *end;
+	errno = 0;
+	long n = strtol(s, &end, 10);
+	if (errno || end == s || *end || n < 0 || n > 1000000)
+		return 0;
+	*count = (int)n;
+	return 1;
 }
 
 int main(int argc, char **argv)
@@ -122,7 +143,7 @@ int main(int argc, char **argv)
 			    strcmp(argv[i + 1], "tcp") == 0)) {
 			transport = argv[++i];
 		} else if (strcmp(argv[i], "--count") == 0 && i + 1 < argc &&
-			   (count = atoi(argv[i + 1])) >= 0) {
+			   parse_count(argv[i + 1], &count)) {
 			i++;
 		} else {
 			fprintf(stderr, "duct-demo: bad argument '%s'\n", argv[i]);
