@@ -22,7 +22,7 @@
 #include "internal.h"
 #include "utf8.h"
 
-enum { DUCT__BIG_INT = 1, DUCT__BAD_PAIR = 2 }; /* prescan findings */
+enum { DUCT__BIG_INT = 1, DUCT__BAD_PAIR = 2, DUCT__NUL_KEY = 4 }; /* prescan findings */
 
 static int duct__is_digit(const uint8_t *p, size_t n, size_t i)
 {
@@ -165,7 +165,7 @@ static int duct__json_prescan(const uint8_t *p, size_t n, int *found)
 				while (j < n && strchr(" \t\n\r", p[j]) && p[j])
 					j++;
 				if (j < n && p[j] == ':')
-					return DUCT_EJSON;
+					*found |= DUCT__NUL_KEY;
 			}
 			break;
 		}
@@ -253,12 +253,12 @@ int duct_json_decode(const uint8_t *data, size_t len, json_object **value)
 	}
 	if ((rc = duct__json_parse(data, len, value)) != DUCT_OK)
 		goto out;
-	/* JSON-6: refuse, since json-c clamped the integer.  Malformed
+	/* JSON-6, JSON-12: refuse what json-c clamped or cut.  Malformed
 	 * JSON takes precedence, so this is checked after parsing. */
-	if (found & DUCT__BIG_INT) {
+	if (found & (DUCT__BIG_INT | DUCT__NUL_KEY)) {
 		json_object_put(*value);
 		*value = NULL;
-		rc = DUCT_ERANGE;
+		rc = found & DUCT__BIG_INT ? DUCT_ERANGE : DUCT_EVALUE;
 	}
 out:
 	duct_buf_free(&copy);

@@ -12,10 +12,10 @@ static void error_strerror_known(void **state)
 	assert_string_equal(duct_strerror(DUCT_ETRUNCATED),
 			    "remote duct closed mid-message");
 	assert_string_equal(duct_err_name(DUCT_EMAGIC), "DUCT_EMAGIC");
-	assert_string_equal(duct_err_name(DUCT_EENCODE), "DUCT_EENCODE");
+	assert_string_equal(duct_err_name(DUCT_EVALUE), "DUCT_EVALUE");
 	assert_string_equal(duct_err_name(DUCT_NEED_MORE), "DUCT_NEED_MORE");
 	/* Every code in the table has its own name and message. */
-	for (int c = DUCT_EENCODE; c <= DUCT_OK; c++) {
+	for (int c = DUCT_EVALUE; c <= DUCT_OK; c++) {
 		assert_string_not_equal(duct_err_name(c), "DUCT_UNKNOWN");
 		assert_string_not_equal(duct_strerror(c), "unknown status code");
 		for (int o = c + 1; o <= DUCT_OK; o++)

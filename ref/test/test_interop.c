@@ -146,12 +146,10 @@ static const struct raw_case raws[] = {
 	 DUCT_OK, DUCT_OK},
 	{"upper_escape", "\"\\u00E9\\uD83D\\uDE00\"", 20,
 	 "{\"echo\": \"\\u00e9\\ud83d\\ude00\", \"peer\": \"python\"}", DUCT_OK, DUCT_OK},
-	/* Python takes U+0000 in a key; json-c keys are C strings, so libduct
-	 * refuses the message rather than cut the key.  A divergence from
-	 * Python that JSON-8 ("accepts every text the encoder produces") does
-	 * not yet allow for: pinned here so any change is seen. */
+	/* JSON-12: Python takes U+0000 in a key; json-c keys are C strings,
+	 * so libduct refuses the message rather than cut the key. */
 	{"nul_in_key", "{\"\\u0000k\": 1}", 14,
-	 "{\"echo\": {\"\\u0000k\": 1}, \"peer\": \"python\"}", DUCT_EJSON, DUCT_EJSON},
+	 "{\"echo\": {\"\\u0000k\": 1}, \"peer\": \"python\"}", DUCT_EVALUE, DUCT_EVALUE},
 	/* Python keeps a lone surrogate; libduct, through json-c, makes it
 	 * U+FFFD, as JSON-10 allows. */
 	{"lone_surrogate", "\"\\ud800\"", 8,

@@ -116,7 +116,7 @@ static void io_recv_bad_magic(void **state)
 	(void)state;
 	int raw;
 	duct *d = raw_pair(&raw);
-	raw_write(raw, "\x54\0\0\0\1kGET / HTTP/1.0\r\n", 24);
+	raw_write(raw, "\x54\0\0\0\1kGET / HTTP/1.0\r\n", 22);
 	expect_msg(d, "k", 1);
 	const void *m;
 	size_t n;

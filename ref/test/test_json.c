@@ -78,7 +78,9 @@ static int status_of(const char *name)
 	static const struct {
 		const char *name;
 		int code;
-	} names[] = {{"DUCT_EJSON", DUCT_EJSON}, {"DUCT_ERANGE", DUCT_ERANGE}};
+	} names[] = {{"DUCT_EJSON", DUCT_EJSON},
+		       {"DUCT_ERANGE", DUCT_ERANGE},
+		       {"DUCT_EVALUE", DUCT_EVALUE}};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		if (!strcmp(names[i].name, name))
 			return names[i].code;

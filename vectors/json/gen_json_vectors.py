@@ -156,7 +156,7 @@ def encode_cases():
 
 def decode_cases():
     J5, J6, J7, J8 = ["JSON-5"], ["JSON-6"], ["JSON-7"], ["JSON-8"]
-    J9, J10, J11 = ["JSON-9"], ["JSON-10"], ["JSON-11"]
+    J9, J10, J11, J12 = ["JSON-9"], ["JSON-10"], ["JSON-11"], ["JSON-12"]
     # Everything json.dumps emits, and the usual JSON around it (JSON-8).
     decode("spaced", J8, "json.dumps output", b'{"a": 1, "b": [1, 2]}')
     decode("compact", J8, "", b'{"a":1,"b":[true,false,null]}')
@@ -224,11 +224,11 @@ def decode_cases():
         decode("lone_surrogate_" + name, J10,
                "Python keeps it; libduct yields U+FFFD",
                ('"%s"' % t).encode(), duct=("ok", fixed))
-    decode("key_with_nul", J8,
+    decode("key_with_nul", J12,
            "json-c keys are C strings: libduct refuses rather than cut it",
-           b'{"\\u0000k": 1}', duct=("error", "DUCT_EJSON"))
-    decode("key_with_nul_end", J8, "", b'{"a\\u0000": 1, "b": 2}',
-           duct=("error", "DUCT_EJSON"))
+           b'{"\\u0000k": 1}', duct=("error", "DUCT_EVALUE"))
+    decode("key_with_nul_end", J12, "", b'{"a\\u0000": 1, "b": 2}',
+           duct=("error", "DUCT_EVALUE"))
     # Invalid UTF-8: each maximal invalid subpart becomes U+FFFD (JSON-7).
     for name, b in [("lone_cont_80", b"\x80"), ("lone_cont_bf", b"\xbf"),
                     ("cont_run", b"\x80\x81\x82"), ("trunc2", b"\xc3"),
@@ -360,6 +360,11 @@ def utf8_table():
 
 
 def main():
+    if sys.argv[1:2] in (["-h"], ["--help"]):
+        print("usage: /usr/bin/python3 gen_json_vectors.py [OUTPUT]\n"
+              "Writes the JSON serializer vectors (default: python_json.json "
+              "beside this script).")
+        return
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "python_json.json")
     encode_cases()

@@ -37,7 +37,8 @@ extern "C" {
 	X(EPEERCRED, -12, "peer credentials refused")                          \
 	X(EJSON, -13, "malformed JSON")                                        \
 	X(ERANGE, -14, "JSON integer out of the 64-bit range")                 \
-	X(EENCODE, -15, "value cannot be encoded")
+	X(EENCODE, -15, "value cannot be encoded")                             \
+	X(EVALUE, -16, "valid JSON that libduct cannot represent")
 
 enum duct_status {
 #define DUCT__ENUM(name, value, msg) DUCT_##name = value,

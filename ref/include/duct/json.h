@@ -34,8 +34,8 @@ int duct_json_encode(const json_object *value, duct_buf *out);
  * (JSON-7), then JSON with NaN/Infinity accepted (JSON-5).  On success
  * *value is a new json-c reference (json_object_put() it; a JSON null gives
  * NULL).  Returns DUCT_OK, DUCT_EJSON (malformed, trailing garbage, too
- * deep), DUCT_ERANGE (integer outside [-2^63, 2^64-1]: JSON-6) or
- * DUCT_ENOMEM.
+ * deep), DUCT_ERANGE (integer outside [-2^63, 2^64-1]: JSON-6),
+ * DUCT_EVALUE (an object key containing U+0000: JSON-12) or DUCT_ENOMEM.
  */
 int duct_json_decode(const uint8_t *data, size_t len, json_object **value);
 
@@ -46,7 +46,8 @@ int duct_json_decode(const uint8_t *data, size_t len, json_object **value);
  */
 int duct_utf8_sanitize(const uint8_t *in, size_t len, duct_buf *out);
 
-/* Appends Python's repr() of a double (shortest round-trip form). */
+/* Appends a double as json.dumps writes it: Python's repr() (shortest
+ * round-trip form) for finite values, NaN / Infinity / -Infinity else. */
 int duct_json_format_double(double v, duct_buf *out);
 
 /* The default serializer (values are json_object *). */
