@@ -72,7 +72,15 @@ static void duct_parent_new_bad_addresses(void **state)
 	memset(longpath, 'a', sizeof longpath);
 	memcpy(longpath, "unix:/", 6);
 	longpath[sizeof longpath - 1] = '\0';
+	char longhost[320], longv6[320];
+	memset(longhost, 'h', sizeof longhost);
+	memcpy(longhost, "tcp:", 4);
+	strcpy(longhost + sizeof longhost - 4, ":1");
+	memset(longv6, '1', sizeof longv6);
+	memcpy(longv6, "tcp:[", 5);
+	strcpy(longv6 + sizeof longv6 - 5, "]:1");
 	const char *bad[] = {"",          "foo",         "udp:1.2.3.4:5",
+			     longhost,    longv6,
 			     "tcp:host",  "tcp:host:",   "tcp::80",
 			     "tcp:h:99999", "tcp:h:12x", "tcp:[::1",
 			     "tcp:[::1]", "tcp:h:-1",    longpath};
@@ -209,6 +217,84 @@ static void duct_listen_timeout(void **state)
 	connect_and_talk(p, c);
 	duct_free(c);
 	duct_free(p);
+}
+
+/* Binding where the system says no is a system error that names the
+ * cause, and leaves nothing behind. */
+static void duct_bind_system_errors(void **state)
+{
+	(void)state;
+	int err;
+	duct *p = duct_parent_new("unix:/nonexistent-dir/duct.sock", &err);
+	assert_status(duct_syserr(ENOENT), duct_bind(p));
+	assert_null(duct_address(p));
+	duct_free(p);
+
+	/* A path that is already taken is not silently replaced. */
+	duct *a = bound_parent("unix:");
+	duct *b = duct_parent_new(duct_address(a), &err);
+	assert_status(duct_syserr(EADDRINUSE), duct_bind(b));
+	duct_free(b);
+	duct *c = child_of(a, 0); /* a's path survived b's failure */
+	connect_and_talk(a, c);
+	duct_free(c);
+	duct_free(a);
+
+	a = bound_parent("tcp:127.0.0.1:0");
+	b = duct_parent_new(duct_address(a), &err);
+	assert_status(duct_syserr(EADDRINUSE), duct_bind(b));
+	duct_free(b);
+	duct_free(a);
+}
+
+/* SEC-2: the private directory goes under $TMPDIR; a bad one is reported. */
+static void duct_bind_tmpdir(void **state)
+{
+	(void)state;
+	char *old = getenv("TMPDIR") ? strdup(getenv("TMPDIR")) : NULL;
+	char longdir[200];
+	memset(longdir, 'd', sizeof longdir);
+	longdir[0] = '/';
+	longdir[sizeof longdir - 1] = '\0';
+	int err;
+	setenv("TMPDIR", longdir, 1);
+	duct *p = duct_parent_new("unix:", &err);
+	assert_status(DUCT_EADDR, duct_bind(p));
+	duct_free(p);
+	setenv("TMPDIR", "/nonexistent-tmp", 1);
+	p = duct_parent_new(NULL, &err);
+	assert_status(duct_syserr(ENOENT), duct_bind(p));
+	duct_free(p);
+	char dir[] = "/tmp/duct-test-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	setenv("TMPDIR", dir, 1);
+	p = bound_parent("unix:");
+	assert_int_equal(strncmp(duct_address(p) + 5, dir, strlen(dir)), 0);
+	duct_free(p);
+	assert_int_equal(rmdir(dir), 0); /* nothing left inside */
+	if (old)
+		setenv("TMPDIR", old, 1);
+	else
+		unsetenv("TMPDIR");
+	free(old);
+}
+
+/* LIFE-5: only "not there yet" is retried; a host that does not resolve
+ * or a path that cannot exist fails at once. */
+static void duct_connect_errors_not_retried(void **state)
+{
+	(void)state;
+	int err;
+	duct *c = duct_child_new("tcp:no-such-host.invalid:1", &err);
+	assert_status(DUCT_EADDR, duct_connect(c));
+	duct_free(c);
+	c = duct_child_new("unix:/dev/null/duct.sock", &err);
+	assert_status(DUCT_OK, duct_set_connect_retry(c, 5, 1000));
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_status(duct_syserr(ENOTDIR), duct_connect(c));
+	assert_true(elapsed_ms(&t0) < 500);
+	duct_free(c);
 }
 
 /* LIFE-4: operations that do not fit the duct's role or state. */
@@ -380,6 +466,9 @@ int main(void)
 		cmocka_unit_test(duct_listen_unix_given_path),
 		cmocka_unit_test(duct_listen_timeout),
 		cmocka_unit_test(duct_bind_wrong_state),
+		cmocka_unit_test(duct_bind_system_errors),
+		cmocka_unit_test(duct_bind_tmpdir),
+		cmocka_unit_test(duct_connect_errors_not_retried),
 		cmocka_unit_test(duct_connect_retry_bound),
 		cmocka_unit_test(duct_connect_retry_late_parent),
 		cmocka_unit_test(duct_close_bound_parent),

@@ -14,6 +14,7 @@ static void error_strerror_known(void **state)
 	assert_string_equal(duct_err_name(DUCT_EMAGIC), "DUCT_EMAGIC");
 	assert_string_equal(duct_err_name(DUCT_EVALUE), "DUCT_EVALUE");
 	assert_string_equal(duct_err_name(DUCT_NEED_MORE), "DUCT_NEED_MORE");
+	assert_string_equal(duct_strerror(DUCT_NEED_MORE), "more input needed");
 	/* Every code in the table has its own name and message. */
 	for (int c = DUCT_EVALUE; c <= DUCT_OK; c++) {
 		assert_string_not_equal(duct_err_name(c), "DUCT_UNKNOWN");
@@ -56,6 +57,28 @@ static void error_is_peer_error_classes(void **state)
 	assert_false(duct_is_peer_error(DUCT_OK));
 }
 
+/* duct_buf: grows, refuses sizes it cannot hold, frees to empty. */
+static void error_buf_append_limits(void **state)
+{
+	(void)state;
+	duct_buf b = {0};
+	for (int i = 0; i < 1000; i++)
+		assert_status(DUCT_OK, duct_buf_append(&b, "abc", 3));
+	assert_int_equal(b.len, 3000);
+	assert_memory_equal(b.data + 2997, "abc", 3);
+	assert_status(DUCT_ENOMEM, duct_buf_append(&b, "x", SIZE_MAX - 10));
+	assert_int_equal(b.len, 3000);
+	tu_alloc_install();
+	tu_fail_after = 0;
+	assert_status(DUCT_ENOMEM, duct_buf_append(&b, "x", b.cap));
+	tu_alloc_uninstall();
+	duct_buf_free(&b);
+	assert_null(b.data);
+	assert_int_equal(b.len, 0);
+	assert_status(DUCT_OK, duct_buf_append(&b, NULL, 0));
+	duct_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -63,6 +86,7 @@ int main(void)
 		cmocka_unit_test(error_strerror_unknown),
 		cmocka_unit_test(error_strerror_wrapped),
 		cmocka_unit_test(error_is_peer_error_classes),
+		cmocka_unit_test(error_buf_append_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -203,6 +203,28 @@ static void *bulk_sender(void *arg)
 	return NULL;
 }
 
+/* Out of memory while a large message arrives is reported, not a crash. */
+static void io_recv_enomem(void **state)
+{
+	(void)state;
+	duct *p, *c;
+	assert_status(DUCT_OK, duct_pair(&p, &c));
+	struct bulk b = {p, 1u << 20, 1, DUCT_OK};
+	pthread_t th;
+	pthread_create(&th, NULL, bulk_sender, &b);
+	tu_alloc_install();
+	tu_fail_after = 0;
+	const void *m;
+	size_t n;
+	assert_status(DUCT_ENOMEM, duct_recv(c, &m, &n));
+	tu_alloc_uninstall();
+	assert_status(DUCT_OK, duct_recv(c, &m, &n)); /* nothing was lost */
+	assert_int_equal(n, b.len);
+	pthread_join(th, NULL);
+	duct_free(p);
+	duct_free(c);
+}
+
 /* FRAME-3, SEND-1: 16 MiB messages over both transports, intact; far more
  * than a socket buffer, so the send loops over short writes. */
 static void io_send_16mib(void **state)
@@ -707,6 +729,7 @@ int main(void)
 		cmocka_unit_test(io_recv_too_big),
 		cmocka_unit_test(io_recv_byte_at_a_time),
 		cmocka_unit_test(io_send_16mib),
+		cmocka_unit_test(io_recv_enomem),
 		cmocka_unit_test(io_poll_outcomes),
 		cmocka_unit_test(io_poll_buffered_frames),
 		cmocka_unit_test(io_recv_timeout_keeps_partial),
