@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The main job: build duct-conform and grade an implementation against the
+# Ductworks spec, over real Unix and TCP sockets, in both roles.
+#
+#   ci/conform.sh                         the reference testee (libduct)
+#   ci/conform.sh --testee 'CMD'          anyone's testee (conformance/TESTEE.md)
+#   ci/conform.sh --testee 'python3 conformance/testees/python/testee.py'
+#
+# Every other option goes to duct-conform as is (--cases, --strict,
+# --junit FILE, --matrix BASE, ...: ci/conform.sh --help lists them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ci/deps.sh cmake gcc g++ make pkg-config libcmocka-dev libjson-c-dev python3 >&2
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build/release -j"$(nproc 2>/dev/null || echo 2)" --target duct-conform duct-testee >/dev/null
+exec build/release/conformance/duct-conform "$@"

@@ -1,0 +1,160 @@
+/*
+ * duct-conform: runs conformance cases against a testee (TESTEE.md).
+ *
+ * A case gets a context (cx) holding the testee process and the runner's
+ * own end of the duct.  Helpers fail the case with a message saying what
+ * was expected and what came; the first failure wins and later helpers
+ * become no-ops, so a case body reads as a straight list of steps.
+ */
+#ifndef DUCT_CONFORM_H
+#define DUCT_CONFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <sys/types.h>
+
+enum level { LV_MUST, LV_SHOULD, LV_MAY };
+enum role { ROLE_PARENT, ROLE_CHILD };      /* the testee's role */
+enum transport { TR_UNIX, TR_TCP };
+
+enum verdict {
+	V_PASS,
+	V_FAIL,        /* the testee broke the requirement */
+	V_UNSUPPORTED, /* the testee lacks an optional feature */
+	V_SKIP,        /* not applicable here */
+	V_XFAIL,       /* failed, and listed as an expected failure */
+	V_XPASS,       /* passed, but listed as an expected failure */
+};
+
+/* Case flags. */
+enum {
+	CF_NO_SETUP = 1,  /* the case connects by itself */
+	CF_ONCE = 2,      /* transport- and role-independent: run once */
+	CF_UNIX_ONLY = 4,
+	CF_PARENT_ONLY = 8, /* the testee must be the parent */
+	CF_CHILD_ONLY = 16,
+};
+
+/* A growable byte string. */
+typedef struct {
+	uint8_t *p;
+	size_t n, cap;
+} bytes;
+void bytes_put(bytes *b, const void *p, size_t n);
+void bytes_free(bytes *b);
+
+typedef struct cx cx;
+typedef void (*case_fn)(cx *c, const void *arg);
+
+typedef struct {
+	char id[96];
+	char reqs[64];      /* "RECV-2 RECV-7" */
+	enum level level;
+	int flags;
+	case_fn fn;
+	const void *arg;    /* case data (a vector) */
+	const char *about;  /* one line */
+} conf_case;
+
+/* The context of one running case. */
+struct cx {
+	const conf_case *kase;
+	enum role role;
+	enum transport tr;
+	double scale;        /* --timeout-scale */
+	/* the testee */
+	pid_t pid;
+	int in_fd, out_fd;   /* its stdin (we write), stdout (we read) */
+	char *rbuf;          /* reply buffer */
+	size_t rlen, rcap;
+	char *reply;         /* the last reply line */
+	char *stderr_path;
+	char features[128];
+	/* the runner's end of the duct */
+	int sock;
+	int lsock;           /* a listener when the testee is the child */
+	char addr[300];      /* the address the runner listens on */
+	char privdir[128];
+	/* outcome */
+	enum verdict verdict;
+	char *msg;           /* why it failed, multi-line */
+	bytes sent, got;     /* transcript of the runner's socket */
+	bytes ctl;           /* transcript of the control channel */
+	pthread_t writer;
+	int writer_running;
+	int writer_rc;
+	struct writer_job *job;
+};
+
+/* Deadlines, scaled by --timeout-scale. */
+int cx_ms(const cx *c, int ms);
+
+/* ---- failing ---------------------------------------------------------- */
+void cx_fail(cx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cx_unsupported(cx *c, const char *what);
+int cx_failed(const cx *c);
+
+/* ---- the testee (testee.c) ------------------------------------------- */
+int testee_start(cx *c, const char *cmd);
+void testee_stop(cx *c);
+/* Sends a command and waits up to ms for the reply (in c->reply).  0, or
+ * -1 when the case has failed (the testee died, hung, or a helper failed
+ * earlier). */
+int cx_cmd(cx *c, int ms, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Sends a command without waiting; cx_wait_reply() collects the reply. */
+int cx_send_cmd(cx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cx_wait_reply(cx *c, int ms);
+/* Nonzero if a reply line arrives within ms (it is then in c->reply). */
+int cx_reply_within(cx *c, int ms);
+/* cx_cmd, then the reply must be exactly want. */
+int cx_expect(cx *c, int ms, const char *want, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+int cx_has_feature(const cx *c, const char *f);
+/* Peak virtual memory of the testee in KiB (/proc), or -1. */
+long testee_vm_peak_kb(const cx *c);
+
+/* ---- the runner's end of the duct (peer.c) --------------------------- */
+/* Connects the testee in c->role over c->tr; c->sock is then ready. */
+int cx_connect(cx *c);
+/* Makes a listener for the testee-as-child case (c->lsock, c->addr). */
+int peer_listen(cx *c);
+int peer_accept(cx *c, int ms);
+int peer_connect_to(cx *c, const char *address, int *err);
+void peer_write(cx *c, const void *p, size_t n);
+/* Writes in the background: chunk sizes (NULL: one piece), a pause
+ * between chunks, and a close when done (close_after). */
+void peer_write_async(cx *c, const uint8_t *p, size_t n, const size_t *chunks,
+		      size_t nchunks, int pause_ms, int close_after);
+/* Waits for the background writer; a write error fails the case only if
+ * must_succeed (a testee that rejects a stream may close it early). */
+int peer_join(cx *c, int must_succeed);
+/* Reads exactly n bytes within ms; 0 on success. */
+int peer_read(cx *c, void *buf, size_t n, int ms);
+/* Reads one frame of at most limit payload bytes into out. */
+int peer_read_frame(cx *c, bytes *out, size_t limit, int ms);
+/* Reads one frame whose payload must be want[0..n). */
+int peer_expect_frame(cx *c, const void *want, size_t n, int ms);
+/* 1 if the peer closed (EOF or reset) within ms, 0 if still open. */
+int peer_eof_within(cx *c, int ms);
+void peer_close(cx *c);
+void peer_cleanup(cx *c);
+
+/* ---- helpers ---------------------------------------------------------- */
+uint64_t fnv1a(uint64_t h, const void *p, size_t n);
+#define FNV_INIT 0xcbf29ce484222325ULL
+void pattern(uint8_t *p, size_t n, unsigned seed);
+char *hex(const uint8_t *p, size_t n); /* malloc'd; "-" for empty */
+int unhex(const char *s, bytes *out);
+long now_ms(void);
+void hexdump(char **out, const char *title, const bytes *b, size_t limit);
+void appendf(char **s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- case tables -------------------------------------------------------- */
+void cases_builtin(conf_case **v, size_t *n);
+/* Loads vector files from dir (the repo's vectors/); 0 or -1 with a
+ * message on stderr. */
+int cases_vectors(const char *dir, conf_case **v, size_t *n);
+void cases_add(conf_case **v, size_t *n, const conf_case *c);
+
+#endif

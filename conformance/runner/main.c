@@ -1,0 +1,315 @@
+/*
+ * duct-conform: grades a duct implementation, case by case, over real
+ * sockets, through the testee contract (conformance/TESTEE.md).
+ */
+#include <fnmatch.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "report.h"
+
+static const char usage[] =
+	"usage: duct-conform [options]\n"
+	"\n"
+	"Runs the Ductworks conformance cases against a testee (an adapter\n"
+	"speaking conformance/TESTEE.md) over real Unix and TCP sockets.\n"
+	"Exit status: 0 if no MUST requirement failed, 1 otherwise, 2 on bad usage.\n"
+	"\n"
+	"  --testee CMD            the testee command (default: duct-testee beside\n"
+	"                          this program); NAME=CMD names it; repeat it with\n"
+	"                          --matrix to compare several\n"
+	"  --list                  list the cases and exit\n"
+	"  --cases PATTERN[,...]   run the cases whose id matches a glob pattern\n"
+	"  --transport unix|tcp    only this transport (default: both)\n"
+	"  --role parent|child     only this role of the testee (default: both)\n"
+	"  --strict                SHOULD requirements count as failures\n"
+	"  --expected-failures F   known failures: lines 'ID[@ROLE/TRANSPORT] reason'\n"
+	"  --junit FILE            write a JUnit XML report\n"
+	"  --json FILE             write a JSON report\n"
+	"  --matrix BASE           write BASE.md and BASE.html: case x testee\n"
+	"  --timeout-scale N       multiply every deadline by N (slow machines)\n"
+	"  --vectors DIR           the vectors directory (default: the source tree's)\n"
+	"  --verbose               show details of passing cases too\n"
+	"  -h, --help              this text\n";
+
+typedef struct {
+	char *id;          /* case id, optionally with @role/transport */
+	char *reason;
+	int used;
+} xfail;
+
+static int load_xfails(const char *path, xfail **v, size_t *n)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "duct-conform: cannot read %s\n", path);
+		return -1;
+	}
+	char line[1024];
+	int lineno = 0, rc = 0;
+	while (fgets(line, sizeof line, f)) {
+		lineno++;
+		line[strcspn(line, "\r\n")] = '\0';
+		char *p = line + strspn(line, " \t");
+		if (*p == '#' || *p == '\0')
+			continue;
+		char *end = p + strcspn(p, " \t");
+		char *reason = end + strspn(end, " \t");
+		if (*reason == '\0') {
+			fprintf(stderr, "%s:%d: '%s' needs a reason after the case id\n", path,
+				lineno, p);
+			rc = -1;
+			continue;
+		}
+		*end = '\0';
+		*v = realloc(*v, (*n + 1) * sizeof **v);
+		(*v)[(*n)++] = (xfail){strdup(p), strdup(reason), 0};
+	}
+	fclose(f);
+	return rc;
+}
+
+static xfail *find_xfail(xfail *v, size_t n, const result *r)
+{
+	char full[160];
+	snprintf(full, sizeof full, "%s@%s/%s", r->kase->id, role_name(r->role), tr_name(r->tr));
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i].id, r->kase->id) || !strcmp(v[i].id, full))
+			return &v[i];
+	return NULL;
+}
+
+static int matches(const char *patterns, const char *id)
+{
+	if (!patterns)
+		return 1;
+	char *copy = strdup(patterns), *save = NULL;
+	int hit = 0;
+	for (char *p = strtok_r(copy, ",", &save); p && !hit; p = strtok_r(NULL, ",", &save))
+		hit = fnmatch(p, id, 0) == 0 || strcmp(p, id) == 0;
+	free(copy);
+	return hit;
+}
+
+static int applies(const conf_case *k, enum role role, enum transport tr, int first)
+{
+	if ((k->flags & CF_ONCE) && !first)
+		return 0;
+	if ((k->flags & CF_UNIX_ONLY) && tr != TR_UNIX)
+		return 0;
+	if ((k->flags & CF_PARENT_ONLY) && role != ROLE_PARENT)
+		return 0;
+	if ((k->flags & CF_CHILD_ONLY) && role != ROLE_CHILD)
+		return 0;
+	return 1;
+}
+
+/* Runs one case in a fresh testee process. */
+static void run_case(const conf_case *k, const testee_def *t, enum role role,
+		     enum transport tr, double scale, result *out)
+{
+	cx c;
+	memset(&c, 0, sizeof c);
+	c.kase = k;
+	c.role = role;
+	c.tr = tr;
+	c.scale = scale;
+	c.in_fd = c.out_fd = c.sock = c.lsock = -1;
+	c.pid = -1;
+	long t0 = now_ms();
+	if (testee_start(&c, t->cmd) == 0 && cx_cmd(&c, 10000, "hello") == 0) {
+		if (strncmp(c.reply, "ok 1 ", 5) != 0 && strcmp(c.reply, "ok 1") != 0)
+			cx_fail(&c, "the testee speaks contract '%s'; this runner knows version 1",
+				c.reply);
+		else if (strlen(c.reply) > 5)
+			snprintf(c.features, sizeof c.features, "%s", strchr(c.reply + 5, ' ') ?
+				 strchr(c.reply + 5, ' ') + 1 : "");
+	}
+	if (!cx_failed(&c) && (k->flags & CF_NO_SETUP || cx_connect(&c) == 0))
+		k->fn(&c, k->arg);
+	peer_cleanup(&c);
+	testee_stop(&c);
+	out->ms = now_ms() - t0;
+	out->verdict = c.verdict;
+	if (c.verdict == V_FAIL) {
+		char *m = NULL;
+		appendf(&m, "    %s\n", c.msg);
+		if (c.ctl.n) {
+			bytes_put(&c.ctl, "", 1);
+			appendf(&m, "    control channel:\n");
+			for (char *line = strtok((char *)c.ctl.p, "\n"); line; line = strtok(NULL, "\n"))
+				appendf(&m, "      %s\n", line);
+		}
+		if (c.sent.n)
+			hexdump(&m, "runner -> testee", &c.sent, 256);
+		if (c.got.n)
+			hexdump(&m, "testee -> runner", &c.got, 256);
+		FILE *e = c.stderr_path ? fopen(c.stderr_path, "r") : NULL;
+		char line[512];
+		for (int i = 0; e && i < 10 && fgets(line, sizeof line, e); i++)
+			appendf(&m, "    stderr: %s%s", line, strchr(line, '\n') ? "" : "\n");
+		if (e)
+			fclose(e);
+		size_t len = strlen(m);
+		if (len && m[len - 1] == '\n')
+			m[len - 1] = '\0';
+		out->msg = m;
+	} else if (c.msg) {
+		asprintf(&out->msg, "    %s", c.msg);
+	}
+	if (c.stderr_path)
+		unlink(c.stderr_path);
+	free(c.stderr_path);
+	free(c.msg);
+	free(c.reply);
+	free(c.rbuf);
+	bytes_free(&c.sent);
+	bytes_free(&c.got);
+	bytes_free(&c.ctl);
+}
+
+/* The default testee and vectors live beside the runner in the build tree. */
+static const char *default_testee(char *buf, size_t n)
+{
+	char self[PATH_MAX];
+	ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (len < 0)
+		return "duct-testee";
+	self[len] = '\0';
+	snprintf(buf, n, "%s/duct-testee", dirname(self));
+	return buf;
+}
+
+int main(int argc, char **argv)
+{
+	const char *patterns = NULL, *junit = NULL, *json = NULL, *matrix = NULL;
+	const char *xfail_path = NULL, *vectors = DUCT_SOURCE_DIR "/vectors";
+	int list = 0, strict = 0, verbose = 0, roles = 3, trs = 3;
+	double scale = 1.0;
+	testee_def *testees = NULL;
+	size_t ntestees = 0;
+
+	signal(SIGPIPE, SIG_IGN); /* a dead testee must not kill the runner */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		int takes = 1;
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(usage, stdout);
+			return 0;
+		} else if (!strcmp(a, "--list")) {
+			list = 1, takes = 0;
+		} else if (!strcmp(a, "--strict")) {
+			strict = 1, takes = 0;
+		} else if (!strcmp(a, "--verbose")) {
+			verbose = 1, takes = 0;
+		} else if (!v) {
+			fprintf(stderr, "duct-conform: %s needs a value (try --help)\n", a);
+			return 2;
+		} else if (!strcmp(a, "--testee")) {
+			testees = realloc(testees, (ntestees + 1) * sizeof *testees);
+			const char *eq = strchr(v, '=');
+			int named = eq && eq > v && !memchr(v, ' ', (size_t)(eq - v));
+			testees[ntestees].name = named ? strndup(v, (size_t)(eq - v)) : v;
+			testees[ntestees++].cmd = named ? eq + 1 : v;
+		} else if (!strcmp(a, "--cases")) {
+			patterns = v;
+		} else if (!strcmp(a, "--transport") && (!strcmp(v, "unix") || !strcmp(v, "tcp"))) {
+			trs = !strcmp(v, "unix") ? 1 : 2;
+		} else if (!strcmp(a, "--role") && (!strcmp(v, "parent") || !strcmp(v, "child"))) {
+			roles = !strcmp(v, "parent") ? 1 : 2;
+		} else if (!strcmp(a, "--junit")) {
+			junit = v;
+		} else if (!strcmp(a, "--json")) {
+			json = v;
+		} else if (!strcmp(a, "--matrix")) {
+			matrix = v;
+		} else if (!strcmp(a, "--expected-failures")) {
+			xfail_path = v;
+		} else if (!strcmp(a, "--vectors")) {
+			vectors = v;
+		} else if (!strcmp(a, "--timeout-scale") && (scale = atof(v)) > 0) {
+		} else {
+			fprintf(stderr, "duct-conform: bad option '%s %s' (try --help)\n", a, v);
+			return 2;
+		}
+		i += takes;
+	}
+
+	conf_case *cases = NULL;
+	size_t ncases = 0;
+	cases_builtin(&cases, &ncases);
+	if (cases_vectors(vectors, &cases, &ncases) != 0)
+		return 2;
+	if (list) {
+		for (size_t i = 0; i < ncases; i++)
+			if (matches(patterns, cases[i].id))
+				printf("%-46s %-6s %-18s %s\n", cases[i].id, level_name(cases[i].level),
+				       cases[i].reqs, cases[i].about ? cases[i].about : "");
+		return 0;
+	}
+	xfail *xf = NULL;
+	size_t nxf = 0;
+	if (xfail_path && load_xfails(xfail_path, &xf, &nxf) != 0)
+		return 2;
+	char deflt[PATH_MAX + 16];
+	if (ntestees == 0) {
+		testees = malloc(sizeof *testees);
+		testees[0] = (testee_def){"libduct", default_testee(deflt, sizeof deflt)};
+		ntestees = 1;
+	}
+
+	run R = {NULL, 0, testees, ntestees, strict};
+	for (size_t t = 0; t < ntestees; t++) {
+		printf("duct-conform: testee %s: %s\n", testees[t].name, testees[t].cmd);
+		int first = 1;
+		for (int ro = 0; ro < 2; ro++) {
+			for (int tr = 0; tr < 2; tr++) {
+				if (!(roles & (1 << ro)) || !(trs & (1 << tr)))
+					continue;
+				printf("--- testee as %s over %s\n", role_name((enum role)ro),
+				       tr_name((enum transport)tr));
+				for (size_t i = 0; i < ncases; i++) {
+					const conf_case *k = &cases[i];
+					if (!matches(patterns, k->id) ||
+					    !applies(k, (enum role)ro, (enum transport)tr, first))
+						continue;
+					R.r = realloc(R.r, (R.n + 1) * sizeof *R.r);
+					result *r = &R.r[R.n++];
+					memset(r, 0, sizeof *r);
+					*r = (result){k, (int)t, (enum role)ro, (enum transport)tr,
+						      V_PASS, NULL, NULL, 0};
+					run_case(k, &testees[t], r->role, r->tr, scale, r);
+					xfail *x = find_xfail(xf, nxf, r);
+					if (x) {
+						x->used = 1;
+						r->xfail_reason = x->reason;
+						r->verdict = r->verdict == V_FAIL ? V_XFAIL
+						           : r->verdict == V_PASS ? V_XPASS : r->verdict;
+					}
+					report_console_line(stdout, &R, r, verbose);
+				}
+				first = 0;
+			}
+		}
+	}
+	for (size_t i = 0; i < nxf; i++)
+		if (!xf[i].used)
+			printf("note: expected failure '%s' matched no case that ran\n", xf[i].id);
+	int failed = 0;
+	for (size_t i = 0; i < R.n; i++)
+		failed |= counts_as_failure(&R, &R.r[i]);
+	if ((junit && report_junit(&R, junit)) || (json && report_json(&R, json)) ||
+	    (matrix && report_matrix(&R, matrix))) {
+		perror("duct-conform: writing a report");
+		failed = 1;
+	}
+	report_summary(stdout, &R);
+	return failed ? 1 : 0;
+}

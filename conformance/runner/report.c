@@ -1,0 +1,258 @@
+/* Console, JUnit XML, JSON and matrix (Markdown + HTML) reports. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "report.h"
+
+const char *role_name(enum role r) { return r == ROLE_PARENT ? "parent" : "child"; }
+const char *tr_name(enum transport t) { return t == TR_UNIX ? "unix" : "tcp"; }
+const char *level_name(enum level l)
+{
+	return l == LV_MUST ? "MUST" : l == LV_SHOULD ? "SHOULD" : "MAY";
+}
+
+const char *grade(const run *R, const result *r)
+{
+	switch (r->verdict) {
+	case V_PASS:
+		return "PASS";
+	case V_UNSUPPORTED:
+		return "UNSUPPORTED";
+	case V_SKIP:
+		return "SKIP";
+	case V_XFAIL:
+		return "XFAIL";
+	case V_XPASS:
+		return "XPASS";
+	case V_FAIL:
+		break;
+	}
+	/* MUST -> FAIL, SHOULD -> NON-STRICT, MAY -> INFO (Wycheproof's
+	 * invalid / acceptable split, applied to requirement levels). */
+	if (r->kase->level == LV_MUST || (R->strict && r->kase->level == LV_SHOULD))
+		return "FAIL";
+	return r->kase->level == LV_SHOULD ? "NON-STRICT" : "INFO";
+}
+
+int counts_as_failure(const run *R, const result *r)
+{
+	return r->verdict == V_XPASS || strcmp(grade(R, r), "FAIL") == 0;
+}
+
+void report_console_line(FILE *f, const run *R, const result *r, int verbose)
+{
+	fprintf(f, "%-11s %-46s %-18s %s/%s", grade(R, r), r->kase->id, r->kase->reqs,
+		role_name(r->role), tr_name(r->tr));
+	if (R->ntestees > 1)
+		fprintf(f, "  [%s]", R->testees[r->testee].name);
+	fprintf(f, "\n");
+	if (r->msg && (r->verdict != V_PASS || verbose))
+		fprintf(f, "%s\n", r->msg);
+	if (r->xfail_reason)
+		fprintf(f, "            expected failure: %s\n", r->xfail_reason);
+}
+
+void report_summary(FILE *f, const run *R)
+{
+	size_t pass = 0, fail = 0, skip = 0, nonstrict = 0, info = 0, xfail = 0;
+	for (size_t i = 0; i < R->n; i++) {
+		const char *g = grade(R, &R->r[i]);
+		if (!strcmp(g, "PASS"))
+			pass++;
+		else if (counts_as_failure(R, &R->r[i]))
+			fail++;
+		else if (!strcmp(g, "UNSUPPORTED") || !strcmp(g, "SKIP"))
+			skip++;
+		else if (!strcmp(g, "NON-STRICT"))
+			nonstrict++;
+		else if (!strcmp(g, "INFO"))
+			info++;
+		else
+			xfail++;
+	}
+	fprintf(f, "\n%zu results: %zu SHOULD not met (NON-STRICT), %zu MAY not met (INFO), "
+		   "%zu expected failures\n",
+		R->n, nonstrict, info, xfail);
+	fprintf(f, "%zu passed, %zu failed", pass, fail);
+	if (skip)
+		fprintf(f, ", %zu skipped", skip);
+	fprintf(f, "\n");
+}
+
+static void xml_escape(FILE *f, const char *s)
+{
+	for (; s && *s; s++) {
+		switch (*s) {
+		case '<': fputs("&lt;", f); break;
+		case '>': fputs("&gt;", f); break;
+		case '&': fputs("&amp;", f); break;
+		case '"': fputs("&quot;", f); break;
+		default:
+			/* XML 1.0 has no control characters but tab and newline. */
+			if ((unsigned char)*s >= 0x20 || *s == '\n' || *s == '\t')
+				fputc(*s, f);
+		}
+	}
+}
+
+int report_junit(const run *R, const char *path)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"duct-conform\">\n");
+	for (size_t t = 0; t < R->ntestees; t++) {
+		size_t tests = 0, failures = 0, skipped = 0;
+		for (size_t i = 0; i < R->n; i++) {
+			const result *r = &R->r[i];
+			if (r->testee != (int)t)
+				continue;
+			tests++;
+			failures += counts_as_failure(R, r) != 0;
+			skipped += r->verdict == V_UNSUPPORTED || r->verdict == V_SKIP;
+		}
+		fprintf(f, "  <testsuite name=\"");
+		xml_escape(f, R->testees[t].name);
+		fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" skipped=\"%zu\">\n", tests, failures,
+			skipped);
+		for (size_t i = 0; i < R->n; i++) {
+			const result *r = &R->r[i];
+			if (r->testee != (int)t)
+				continue;
+			fprintf(f, "    <testcase classname=\"%s/%s\" name=\"", role_name(r->role),
+				tr_name(r->tr));
+			xml_escape(f, r->kase->id);
+			fprintf(f, " (%s %s)\" time=\"%.3f\">\n", level_name(r->kase->level),
+				r->kase->reqs, r->ms / 1000.0);
+			if (counts_as_failure(R, r)) {
+				fprintf(f, "      <failure message=\"%s\">", grade(R, r));
+				xml_escape(f, r->msg ? r->msg : "passed but listed as an expected failure");
+				fprintf(f, "</failure>\n");
+			} else if (r->verdict == V_UNSUPPORTED || r->verdict == V_SKIP) {
+				fprintf(f, "      <skipped message=\"");
+				xml_escape(f, r->msg);
+				fprintf(f, "\"/>\n");
+			} else if (r->msg) {
+				fprintf(f, "      <system-out>%s: ", grade(R, r));
+				xml_escape(f, r->msg);
+				fprintf(f, "</system-out>\n");
+			}
+			fprintf(f, "    </testcase>\n");
+		}
+		fprintf(f, "  </testsuite>\n");
+	}
+	fprintf(f, "</testsuites>\n");
+	return fclose(f);
+}
+
+static void json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; s && *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch == '\n')
+			fputs("\\n", f);
+		else if (ch < 0x20)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+int report_json(const run *R, const char *path)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "{\"tool\": \"duct-conform\", \"contract\": 1, \"strict\": %s, \"results\": [",
+		R->strict ? "true" : "false");
+	for (size_t i = 0; i < R->n; i++) {
+		const result *r = &R->r[i];
+		fprintf(f, "%s\n  {\"testee\": ", i ? "," : "");
+		json_string(f, R->testees[r->testee].name);
+		fprintf(f, ", \"id\": ");
+		json_string(f, r->kase->id);
+		fprintf(f, ", \"requirements\": ");
+		json_string(f, r->kase->reqs);
+		fprintf(f, ", \"level\": \"%s\", \"role\": \"%s\", \"transport\": \"%s\", "
+			   "\"grade\": \"%s\", \"ms\": %ld, \"message\": ",
+			level_name(r->kase->level), role_name(r->role), tr_name(r->tr), grade(R, r),
+			r->ms);
+		if (r->msg)
+			json_string(f, r->msg);
+		else
+			fputs("null", f);
+		fputc('}', f);
+	}
+	fprintf(f, "\n]}\n");
+	return fclose(f);
+}
+
+/* One row per case and configuration, one column per testee (Autobahn's
+ * side-by-side table). */
+int report_matrix(const run *R, const char *base)
+{
+	char md[512], html[512];
+	snprintf(md, sizeof md, "%s.md", base);
+	snprintf(html, sizeof html, "%s.html", base);
+	FILE *m = fopen(md, "w"), *h = fopen(html, "w");
+	if (!m || !h) {
+		if (m)
+			fclose(m);
+		if (h)
+			fclose(h);
+		return -1;
+	}
+	fprintf(m, "| case | requirements | level | role/transport |");
+	fprintf(h, "<!doctype html><meta charset=\"utf-8\"><title>duct-conform matrix</title>\n"
+		   "<style>body{font:14px sans-serif}td,th{border:1px solid #ccc;padding:2px 6px}"
+		   "table{border-collapse:collapse}.PASS{background:#cfc}.FAIL{background:#fbb}"
+		   ".NON-STRICT{background:#fe9}.INFO{background:#def}</style>\n"
+		   "<table><tr><th>case</th><th>requirements</th><th>level</th><th>role/transport</th>");
+	for (size_t t = 0; t < R->ntestees; t++) {
+		fprintf(m, " %s |", R->testees[t].name);
+		fprintf(h, "<th>");
+		xml_escape(h, R->testees[t].name);
+		fprintf(h, "</th>");
+	}
+	fprintf(m, "\n|---|---|---|---|");
+	for (size_t t = 0; t < R->ntestees; t++)
+		fprintf(m, "---|");
+	fprintf(m, "\n");
+	fprintf(h, "</tr>\n");
+	/* Results come in testee order; rows are the first testee's. */
+	for (size_t i = 0; i < R->n; i++) {
+		const result *row = &R->r[i];
+		if (row->testee != 0)
+			continue;
+		fprintf(m, "| %s | %s | %s | %s/%s |", row->kase->id, row->kase->reqs,
+			level_name(row->kase->level), role_name(row->role), tr_name(row->tr));
+		fprintf(h, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s/%s</td>", row->kase->id,
+			row->kase->reqs, level_name(row->kase->level), role_name(row->role),
+			tr_name(row->tr));
+		for (size_t t = 0; t < R->ntestees; t++) {
+			const char *g = "-";
+			const char *msg = NULL;
+			for (size_t k = 0; k < R->n; k++) {
+				const result *r = &R->r[k];
+				if (r->testee == (int)t && r->kase == row->kase && r->role == row->role &&
+				    r->tr == row->tr) {
+					g = grade(R, r);
+					msg = r->msg;
+				}
+			}
+			fprintf(m, " %s |", g);
+			fprintf(h, "<td class=\"%s\" title=\"", g);
+			xml_escape(h, msg ? msg : "");
+			fprintf(h, "\">%s</td>", g);
+		}
+		fprintf(m, "\n");
+		fprintf(h, "</tr>\n");
+	}
+	fprintf(h, "</table>\n");
+	fclose(m);
+	return fclose(h);
+}

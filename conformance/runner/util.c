@@ -1,0 +1,161 @@
+/* Small helpers: byte strings, hex, FNV-1a, the payload pattern, time. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conform.h"
+
+void bytes_put(bytes *b, const void *p, size_t n)
+{
+	if (b->cap - b->n < n) {
+		b->cap = (b->n + n) * 2;
+		b->p = realloc(b->p, b->cap);
+	}
+	if (n)
+		memcpy(b->p + b->n, p, n);
+	b->n += n;
+}
+
+void bytes_free(bytes *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof *b);
+}
+
+/* TESTEE.md: FNV-1a 64. */
+uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+/* TESTEE.md send-pattern: byte i is (7*i + seed) mod 256. */
+void pattern(uint8_t *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(7 * i + seed);
+}
+
+char *hex(const uint8_t *p, size_t n)
+{
+	static const char d[] = "0123456789abcdef";
+	char *s = malloc(2 * n + 2);
+	if (n == 0)
+		return strcpy(s, "-");
+	for (size_t i = 0; i < n; i++) {
+		s[2 * i] = d[p[i] >> 4];
+		s[2 * i + 1] = d[p[i] & 15];
+	}
+	s[2 * n] = '\0';
+	return s;
+}
+
+static int nibble(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int unhex(const char *s, bytes *out)
+{
+	out->n = 0;
+	if (strcmp(s, "-") == 0)
+		return 0;
+	size_t n = strlen(s);
+	if (n % 2)
+		return -1;
+	for (size_t i = 0; i < n; i += 2) {
+		int hi = nibble(s[i]), lo = nibble(s[i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		uint8_t b = (uint8_t)(hi << 4 | lo);
+		bytes_put(out, &b, 1);
+	}
+	return 0;
+}
+
+long now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000L + t.tv_nsec / 1000000L;
+}
+
+void appendf(char **s, const char *fmt, ...)
+{
+	char *add;
+	va_list ap;
+	va_start(ap, fmt);
+	if (vasprintf(&add, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	size_t old = *s ? strlen(*s) : 0;
+	*s = realloc(*s, old + strlen(add) + 1);
+	strcpy(*s + old, add);
+	free(add);
+}
+
+/* A classic hex dump, 16 bytes a line, at most limit bytes. */
+void hexdump(char **out, const char *title, const bytes *b, size_t limit)
+{
+	appendf(out, "    %s (%zu byte%s%s):\n", title, b->n, b->n == 1 ? "" : "s",
+		b->n > limit ? ", first shown" : "");
+	for (size_t i = 0; i < b->n && i < limit; i += 16) {
+		appendf(out, "      %04zx ", i);
+		for (size_t k = i; k < i + 16; k++)
+			if (k < b->n && k < limit)
+				appendf(out, " %02x", b->p[k]);
+			else
+				appendf(out, "   ");
+		appendf(out, "  |");
+		for (size_t k = i; k < i + 16 && k < b->n && k < limit; k++)
+			appendf(out, "%c", b->p[k] >= 32 && b->p[k] < 127 ? b->p[k] : '.');
+		appendf(out, "|\n");
+	}
+}
+
+int cx_ms(const cx *c, int ms)
+{
+	return (int)(ms * c->scale);
+}
+
+void cx_fail(cx *c, const char *fmt, ...)
+{
+	if (c->verdict != V_PASS)
+		return; /* the first failure is the one that matters */
+	va_list ap;
+	va_start(ap, fmt);
+	if (vasprintf(&c->msg, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	c->verdict = V_FAIL;
+}
+
+void cx_unsupported(cx *c, const char *what)
+{
+	if (c->verdict != V_PASS)
+		return;
+	c->verdict = V_UNSUPPORTED;
+	if (asprintf(&c->msg, "the testee does not offer %s", what) < 0)
+		abort();
+}
+
+int cx_failed(const cx *c)
+{
+	return c->verdict != V_PASS;
+}
+
+void cases_add(conf_case **v, size_t *n, const conf_case *c)
+{
+	*v = realloc(*v, (*n + 1) * sizeof **v);
+	(*v)[(*n)++] = *c;
+}
