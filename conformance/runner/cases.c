@@ -106,7 +106,7 @@ static void recv_pattern(cx *c, size_t len, unsigned seed)
 		 (unsigned long long)fnv1a(FNV_INIT, p, len));
 	cx_send_cmd(c, "recv-digest");
 	peer_write_async(c, f.p, f.n, NULL, 0, 0, 0);
-	if (cx_wait_reply(c, 20000) == 0 && strcmp(c->reply, want) != 0)
+	if (cx_wait_reply(c, 20000) == 0 && !cx_reply_is(c, want))
 		cx_fail(c, "recv-digest of a %zu-byte message\n  expected: %s\n  got:      %s",
 			len, want, c->reply);
 	peer_join(c, 1);
@@ -174,7 +174,7 @@ static void frame_recv_many(cx *c, const void *arg)
 	snprintf(want, sizeof want, "ok %016llx", (unsigned long long)h);
 	cx_send_cmd(c, "recv-many %d", MANY);
 	peer_write_async(c, s.p, s.n, NULL, 0, 0, 0);
-	if (cx_wait_reply(c, 30000) == 0 && strcmp(c->reply, want) != 0)
+	if (cx_wait_reply(c, 30000) == 0 && !cx_reply_is(c, want))
 		cx_fail(c, "recv-many %d\n  expected: %s\n  got:      %s", MANY, want, c->reply);
 	peer_join(c, 1);
 	bytes_free(&s);
@@ -190,7 +190,7 @@ static void recv_magic_dead(cx *c, const void *arg)
 	static const uint8_t s[] = {'X', 0x54, 0, 0, 0, 1, 'A'};
 	peer_write(c, s, sizeof s);
 	cx_expect(c, 5000, "error magic", "recv");
-	if (cx_cmd(c, 5000, "recv") == 0 && strcmp(c->reply, "error magic") != 0)
+	if (cx_cmd(c, 5000, "recv") == 0 && !cx_reply_is(c, "error magic"))
 		cx_fail(c, "the second recv after a bad magic byte gave '%s'; expected the "
 			"same error (RECV-5: no message after a protocol error, sticky)",
 			c->reply);
@@ -205,7 +205,7 @@ static void recv_default_limit(cx *c, const void *arg)
 	(void)arg;
 	static const uint8_t h[] = {0x54, 0xff, 0xff, 0xff, 0xff, 'x'};
 	peer_write(c, h, sizeof h);
-	if (cx_cmd(c, 3000, "recv") == 0 && strcmp(c->reply, "error toobig") != 0)
+	if (cx_cmd(c, 3000, "recv") == 0 && !cx_reply_is(c, "error toobig"))
 		cx_fail(c, "a header announcing 4 GiB: expected 'error toobig', got '%s'",
 			c->reply);
 }
@@ -246,7 +246,7 @@ static void recv_trickle_memory(cx *c, const void *arg)
 	usleep(200 * 1000);
 	long after = testee_vm_peak_kb(c);
 	peer_close(c);
-	if (cx_wait_reply(c, 5000) == 0 && strcmp(c->reply, "error truncated") != 0)
+	if (cx_wait_reply(c, 5000) == 0 && !cx_reply_is(c, "error truncated"))
 		cx_fail(c, "closed 1 MiB into a 60 MiB frame: expected 'error truncated', got '%s'",
 			c->reply);
 	if (!cx_failed(c) && before > 0 && after - before > 32 * 1024)
@@ -264,7 +264,7 @@ static void send_after_peer_closed(cx *c, const void *arg)
 	for (int i = 0; i < 100 && !cx_failed(c); i++) {
 		if (cx_cmd(c, 5000, "send 41"))
 			return;
-		if (strcmp(c->reply, "error pipe") == 0)
+		if (cx_reply_is(c, "error pipe"))
 			return;
 		if (strcmp(c->reply, "ok") != 0) {
 			cx_fail(c, "send to a closed peer: expected 'error pipe', got '%s'", c->reply);

@@ -110,6 +110,8 @@ int cx_reply_within(cx *c, int ms);
 /* cx_cmd, then the reply must be exactly want. */
 int cx_expect(cx *c, int ms, const char *want, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* The last reply is want; an error reply may carry free text after it. */
+int cx_reply_is(const cx *c, const char *want);
 int cx_has_feature(const cx *c, const char *f);
 /* Peak virtual memory of the testee in KiB (/proc), or -1. */
 long testee_vm_peak_kb(const cx *c);

@@ -99,7 +99,7 @@ static void frame_vector(cx *c, const void *arg)
 		shutdown(c->sock, SHUT_WR);
 		char want[32];
 		snprintf(want, sizeof want, "error %s", v->after_close);
-		if (cx_wait_reply(c, 5000) == 0 && strcmp(c->reply, want) != 0)
+		if (cx_wait_reply(c, 5000) == 0 && !cx_reply_is(c, want))
 			cx_fail(c, "after the runner closed: expected '%s', got '%s'", want, c->reply);
 		return;
 	}
