@@ -80,21 +80,22 @@ int duct_reader_space(duct_reader *r, uint8_t **space, size_t *avail)
 {
 	size_t have = r->end - r->start;
 	size_t need = r->want > have ? (size_t)(r->want - have) : 0;
-	/* A big frame gets room for all of it so it is read straight into
-	 * place, but the buffer at most doubles per call: memory follows what
-	 * the peer sent, not what its header claims (SEC-1). */
-	size_t goal = DUCT__CHUNK / 2;
-	if (need > goal) {
-		size_t grow = have > DUCT__CHUNK ? have : DUCT__CHUNK;
-		goal = need < grow ? need : grow;
-	}
-	if (r->cap - r->end < goal && r->start > 0) {
+	/* Room for a worthwhile read; below it, compact, then grow. */
+	size_t min_free = DUCT__CHUNK / 2;
+	if (r->cap - r->end < min_free && r->start > 0) {
 		memmove(r->buf, r->buf + r->start, have);
 		r->start = 0;
 		r->end = have;
 	}
-	if (r->cap - r->end < goal) {
-		size_t cap = have + goal < DUCT__CHUNK ? DUCT__CHUNK : have + goal;
+	if (r->cap - r->end < min_free) {
+		/* Geometric growth, so a big frame costs O(log n) reallocs
+		 * whatever its segment sizes; capped by the frame's known
+		 * size, so memory follows what the peer sent, not what its
+		 * header claims (SEC-1). */
+		size_t grow = have > DUCT__CHUNK ? have : DUCT__CHUNK;
+		if (need && need < grow)
+			grow = need;
+		size_t cap = have + (grow > min_free ? grow : min_free);
 		uint8_t *p = duct__realloc(r->buf, cap);
 		if (!p)
 			return DUCT_ENOMEM;
