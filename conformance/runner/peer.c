@@ -14,6 +14,9 @@
 
 #include "conform.h"
 
+/* How long the testee may leave the runner's bytes unread. */
+#define STALL_MS 10000
+
 /* Transcripts keep the first bytes only; a 16 MiB message is not shown. */
 #define KEEP 4096
 
@@ -169,11 +172,19 @@ int cx_connect(cx *c)
 	return 0;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
+/* Writes everything, or fails once the testee has taken nothing for
+ * stall_ms: a testee that stops reading must not hang the runner. */
+static int write_all(int fd, const uint8_t *p, size_t n, int stall_ms)
 {
 	while (n > 0) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
+		struct pollfd pf = {.fd = fd, .events = POLLOUT};
+		int r = poll(&pf, 1, stall_ms);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0)
+			return -ETIMEDOUT;
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (w < 0)
 			return -errno;
@@ -188,13 +199,15 @@ void peer_write(cx *c, const void *p, size_t n)
 	if (cx_failed(c))
 		return;
 	keep(&c->sent, p, n);
-	int rc = write_all(c->sock, p, n);
+	int rc = write_all(c->sock, p, n, cx_ms(c, STALL_MS));
 	if (rc)
-		cx_fail(c, "runner: writing to the testee failed: %s", strerror(-rc));
+		cx_fail(c, "the testee did not take the bytes the runner sent: %s",
+			rc == -ETIMEDOUT ? "it stopped reading" : strerror(-rc));
 }
 
 struct writer_job {
 	int fd;
+	int stall_ms;
 	uint8_t *p;
 	size_t n;
 	size_t *chunks;
@@ -213,7 +226,7 @@ static void *writer(void *arg)
 		size_t k = j->chunks && i < j->nchunks ? j->chunks[i] : j->n - off;
 		if (k > j->n - off)
 			k = j->n - off;
-		rc = write_all(j->fd, j->p + off, k);
+		rc = write_all(j->fd, j->p + off, k, j->stall_ms);
 		off += k;
 		if (j->pause_ms && off < j->n)
 			usleep((useconds_t)j->pause_ms * 1000);
@@ -231,6 +244,7 @@ void peer_write_async(cx *c, const uint8_t *p, size_t n, const size_t *chunks,
 	keep(&c->sent, p, n);
 	struct writer_job *j = calloc(1, sizeof *j);
 	j->fd = c->sock;
+	j->stall_ms = cx_ms(c, STALL_MS);
 	j->p = malloc(n ? n : 1);
 	memcpy(j->p, p, n);
 	j->n = n;
@@ -262,9 +276,12 @@ static int join(cx *c)
 
 int peer_join(cx *c, int must_succeed)
 {
+	if (cx_failed(c) && c->writer_running)
+		shutdown(c->sock, SHUT_WR); /* no point in waiting for a stall */
 	int rc = join(c);
 	if (rc && must_succeed && !cx_failed(c))
-		cx_fail(c, "runner: writing to the testee failed: %s", strerror(-rc));
+		cx_fail(c, "the testee did not take the bytes the runner sent: %s",
+			rc == -ETIMEDOUT ? "it stopped reading" : strerror(-rc));
 	return rc;
 }
 

@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Proves the suite catches real bugs: runs duct-conform against every mutant
+testee (mutant.py) and checks that each fails at least one MUST case (with
+--strict, a SHOULD case, for a defect that breaks only a SHOULD).
+
+usage: check_mutants.py DUCT_CONFORM [--markdown]
+
+Each mutant runs against the same fixed selection of cases, chosen without
+regard to the mutants (every hand-written case, the frame vectors for
+truncation, limits and bad magic, and a few JSON vectors), with the testee
+as a Unix parent.  --markdown prints the table of which cases caught which
+mutant, for the README.
+"""
+import os
+import re
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MUTANT = "/usr/bin/python3 " + os.path.join(HERE, "mutant.py")
+CASES = ("frame.*,recv.*,send.*,life.*,poll.*,close.*,time.*,json.error*,"
+         "json.encode.mixed,json.decode.raw_utf8,vector.frames.truncated_*,"
+         "vector.frames.max_*,vector.frames.bad_magic_*")
+FAIL = re.compile(r"^FAIL\s+(\S+)", re.M)
+
+
+def run(conform, name, level):
+    strict = ["--strict"] if level == "SHOULD" else []
+    p = subprocess.run([conform, "--testee", f"{name}={MUTANT} {name}", "--cases", CASES,
+                        "--role", "parent", "--transport", "unix", "--timeout-scale", "0.5",
+                        *strict], capture_output=True, text=True, timeout=600)
+    return name, p.returncode, FAIL.findall(p.stdout), p.stdout
+
+
+def main():
+    if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
+        print(__doc__.strip())
+        return 0 if sys.argv[1:2] in (["-h"], ["--help"]) else 2
+    conform, markdown = sys.argv[1], "--markdown" in sys.argv
+    listing = subprocess.run(["/usr/bin/python3", os.path.join(HERE, "mutant.py"), "--list"],
+                             capture_output=True, text=True, check=True).stdout
+    mutants = {n: (lv, about) for n, lv, about in
+               (line.split(None, 2) for line in listing.splitlines())}
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        results = list(pool.map(lambda n: run(conform, n, mutants[n][0]), mutants))
+    missed = 0
+    if markdown:
+        print("| mutant | defect | breaks | cases that catch it |\n|---|---|---|---|")
+    for name, rc, fails, out in results:
+        caught = rc == 1 and fails
+        missed += not caught
+        shown = ", ".join(f"`{f}`" for f in fails[:4]) + (" ..." if len(fails) > 4 else "")
+        if markdown:
+            print(f"| `{name}` | {mutants[name][1]} | {mutants[name][0]} | {shown} "
+                  f"({len(fails)}) |")
+        else:
+            print(f"{'caught' if caught else 'MISSED':7} {name:20} {len(fails):3} "
+                  f"{mutants[name][0]} failures: {', '.join(fails[:3])}")
+        if not caught:
+            print(out[-3000:], file=sys.stderr)
+    print(f"{len(results) - missed} of {len(results)} mutants caught", file=sys.stderr)
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+#!/usr/bin/python3
+"""Mutant testees: the Python testee with one realistic defect each, to show
+that duct-conform catches real bugs.  Each mutant must fail at least one
+case of the level it breaks: a MUST case, or for a defect that breaks only
+a SHOULD, a case under --strict (check_mutants.py checks it).
+
+usage: mutant.py NAME      run the testee with the defect NAME
+       mutant.py --list    list the mutants: NAME LEVEL defect
+"""
+import importlib.util
+import json
+import mmap
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+spec = importlib.util.spec_from_file_location(
+    "testee", os.path.join(HERE, "..", "testees", "python", "testee.py"))
+T = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(T)
+Duct = T.Duct
+MUTANTS = {}
+
+
+def mutant(about, level="MUST"):
+    """level: the strongest requirement the defect breaks."""
+    def register(fn):
+        MUTANTS[fn.__name__] = (level, about, fn)
+        return fn
+    return register
+
+
+class LittleEndian:
+    """struct, with every big-endian format read as little-endian."""
+    pack = staticmethod(lambda fmt, *a: struct.pack(fmt.replace('>', '<'), *a))
+    unpack_from = staticmethod(lambda fmt, *a: struct.unpack_from(fmt.replace('>', '<'), *a))
+
+
+@mutant("writes and reads the length little-endian")
+def little_endian():
+    T.struct = LittleEndian
+
+
+@mutant("reads once where it must loop over short reads")
+def no_read_loop():
+    def _fill(self, n):
+        if len(self.buf) - self.pos < n:
+            got = self.sock.recv_into(self.chunk)
+            if got == 0:
+                return False
+            self.buf += self.chunk[:got]
+        if len(self.buf) - self.pos < n:
+            return False   # takes a short read for the end of the stream
+        return True
+    Duct._fill = _fill
+
+
+@mutant("reports a close mid-frame as a clean close")
+def truncated_as_eof():
+    orig = Duct.recv
+    def recv(self):
+        try:
+            return orig(self)
+        except T.DuctError as e:
+            if e.cls == 'truncated':
+                raise T.DuctError('eof', 'closed')
+            raise
+    Duct.recv = recv
+
+
+@mutant("poll peeks for data and so does not see EOF")
+def poll_blind_to_eof():
+    def poll(self, timeout):
+        sock = self._conn()
+        if len(self.buf) > self.pos:
+            return True
+        if not select.select([sock], [], [], timeout)[0]:
+            return False
+        return len(sock.recv(1, socket.MSG_PEEK)) > 0
+    Duct.poll = poll
+
+
+@mutant("dies of SIGPIPE when the peer has gone")
+def dies_of_sigpipe():
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+
+
+@mutant("keeps listening after accepting the child")
+def second_child():
+    def listen(self, timeout):
+        if not select.select([self.listener], [], [], timeout)[0]:
+            raise T.DuctError('timeout', 'no child connected')
+        self._connected(self.listener.accept()[0])
+    Duct.listen = listen
+
+
+@mutant("closes the listener but leaves the Unix path behind")
+def leaves_path():
+    def _unbind(self):
+        self.listener.close()
+        self.listener = None
+    Duct._unbind = _unbind
+
+
+@mutant("allocates the announced length before checking it")
+def alloc_before_check():
+    orig = Duct.recv
+    def recv(self):
+        if self._fill(5) and self.buf[self.pos] == T.MAGIC:
+            length = struct.unpack_from('>I', self.buf, self.pos + 1)[0]
+            self.spare = mmap.mmap(-1, max(length, 1))   # reserved, not yet touched
+        return orig(self)
+    Duct.recv = recv
+
+
+@mutant("compact JSON separators (',' and ':')")
+def compact_json():
+    T.dumps = lambda v: json.dumps(v, separators=(',', ':')).encode('utf-8')
+
+
+@mutant("decodes payloads as ASCII, not UTF-8")
+def ascii_decoding():
+    orig = T.loads
+    T.loads = lambda payload: orig(payload.decode('ascii', 'replace').encode('utf-8'))
+
+
+@mutant("poll ignores its timeout and never waits")
+def poll_no_wait():
+    orig = Duct.poll
+    Duct.poll = lambda self, timeout: orig(self, 0)
+
+
+@mutant("sends header and payload in two calls, without a loop")
+def two_sends():
+    def send(self, payload):
+        sock = self._conn()
+        sock.send(struct.pack('>BI', T.MAGIC, len(payload)))
+        sock.send(payload)
+    Duct.send = send
+
+
+@mutant("ignores the receive limit")
+def no_limit():
+    orig = Duct.recv
+    def recv(self):
+        self.max_len = 0xFFFFFFFF
+        return orig(self)
+    Duct.recv = recv
+
+
+@mutant("keeps the stream after a bad magic byte and reads on", "SHOULD")
+def resyncs():
+    def _fail(self, cls, text):
+        self.pos += 1          # skip the bad byte, as the original would
+        raise T.DuctError(cls, text)
+    Duct._fail = _fail
+
+
+def main():
+    if sys.argv[1:] == ['--list']:
+        for name, (level, about, _) in MUTANTS.items():
+            print('%-20s %-6s %s' % (name, level, about))
+        return 0
+    if len(sys.argv) != 2 or sys.argv[1] not in MUTANTS:
+        print(__doc__.strip(), file=sys.stderr if len(sys.argv) != 2 or
+              sys.argv[1] not in ('-h', '--help') else sys.stdout)
+        return 0 if sys.argv[1:] in (['-h'], ['--help']) else 2
+    MUTANTS[sys.argv[1]][2]()
+    sys.argv[1:] = []
+    return T.main()
+
+
+if __name__ == '__main__':
+    sys.exit(main())
