@@ -53,8 +53,9 @@ typedef struct {
 	enum level level;
 	int flags;
 	case_fn fn;
-	const void *arg;    /* case data (a vector) */
+	void *arg;          /* case data (a vector) */
 	const char *about;  /* one line */
+	void (*free_arg)(void *);
 } conf_case;
 
 /* The context of one running case. */
@@ -157,6 +158,9 @@ void cases_builtin(conf_case **v, size_t *n);
 /* Loads vector files from dir (the repo's vectors/); 0 or -1 with a
  * message on stderr. */
 int cases_vectors(const char *dir, conf_case **v, size_t *n);
+/* Frees a case table and what its vectors loaded. */
+void cases_free(conf_case *v, size_t n);
+void cases_vectors_free(void);
 void cases_add(conf_case **v, size_t *n, const conf_case *c);
 
 #endif

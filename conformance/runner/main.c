@@ -173,6 +173,29 @@ static void run_case(const conf_case *k, const testee_def *t, enum role role,
 	bytes_free(&c.ctl);
 }
 
+/* What a run holds until exit; freed by cleanup() on every exit path. */
+static conf_case *cases;
+static size_t ncases;
+static testee_def *testees;
+static size_t ntestees;
+static xfail *xf;
+static size_t nxf;
+static run R;
+
+static void cleanup(void)
+{
+	for (size_t i = 0; i < R.n; i++)
+		free(R.r[i].msg);
+	free(R.r);
+	for (size_t i = 0; i < nxf; i++)
+		free(xf[i].id), free(xf[i].reason);
+	free(xf);
+	for (size_t t = 0; t < ntestees; t++)
+		free((char *)testees[t].name);
+	free(testees);
+	cases_free(cases, ncases);
+}
+
 /* The default testee and vectors live beside the runner in the build tree. */
 static const char *default_testee(char *buf, size_t n)
 {
@@ -191,10 +214,9 @@ int main(int argc, char **argv)
 	const char *xfail_path = NULL, *vectors = DUCT_SOURCE_DIR "/vectors";
 	int list = 0, strict = 0, verbose = 0, roles = 3, trs = 3;
 	double scale = 1.0;
-	testee_def *testees = NULL;
-	size_t ntestees = 0;
 
 	signal(SIGPIPE, SIG_IGN); /* a dead testee must not kill the runner */
+	atexit(cleanup);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -216,7 +238,7 @@ int main(int argc, char **argv)
 			testees = realloc(testees, (ntestees + 1) * sizeof *testees);
 			const char *eq = strchr(v, '=');
 			int named = eq && eq > v && !memchr(v, ' ', (size_t)(eq - v));
-			testees[ntestees].name = named ? strndup(v, (size_t)(eq - v)) : v;
+			testees[ntestees].name = named ? strndup(v, (size_t)(eq - v)) : strdup(v);
 			testees[ntestees++].cmd = named ? eq + 1 : v;
 		} else if (!strcmp(a, "--cases")) {
 			patterns = v;
@@ -242,8 +264,6 @@ int main(int argc, char **argv)
 		i += takes;
 	}
 
-	conf_case *cases = NULL;
-	size_t ncases = 0;
 	cases_builtin(&cases, &ncases);
 	if (cases_vectors(vectors, &cases, &ncases) != 0)
 		return 2;
@@ -254,18 +274,16 @@ int main(int argc, char **argv)
 				       cases[i].reqs, cases[i].about ? cases[i].about : "");
 		return 0;
 	}
-	xfail *xf = NULL;
-	size_t nxf = 0;
 	if (xfail_path && load_xfails(xfail_path, &xf, &nxf) != 0)
 		return 2;
 	char deflt[PATH_MAX + 16];
 	if (ntestees == 0) {
 		testees = malloc(sizeof *testees);
-		testees[0] = (testee_def){"libduct", default_testee(deflt, sizeof deflt)};
+		testees[0] = (testee_def){strdup("libduct"), default_testee(deflt, sizeof deflt)};
 		ntestees = 1;
 	}
 
-	run R = {NULL, 0, testees, ntestees, strict};
+	R = (run){NULL, 0, testees, ntestees, strict};
 	for (size_t t = 0; t < ntestees; t++) {
 		printf("duct-conform: testee %s: %s\n", testees[t].name, testees[t].cmd);
 		int first = 1;

@@ -246,7 +246,8 @@ void peer_write_async(cx *c, const uint8_t *p, size_t n, const size_t *chunks,
 	j->fd = c->sock;
 	j->stall_ms = cx_ms(c, STALL_MS);
 	j->p = malloc(n ? n : 1);
-	memcpy(j->p, p, n);
+	if (n)
+		memcpy(j->p, p, n);
 	j->n = n;
 	if (chunks) {
 		j->chunks = malloc(nchunks * sizeof *chunks);

@@ -31,7 +31,7 @@ const char *grade(const run *R, const result *r)
 	 * invalid / acceptable split, applied to requirement levels). */
 	if (r->kase->level == LV_MUST || (R->strict && r->kase->level == LV_SHOULD))
 		return "FAIL";
-	return r->kase->level == LV_SHOULD ? "NON-STRICT" : "INFO";
+	return r->kase->level == LV_SHOULD ? "NON-STRICT" : "INFORMATIONAL";
 }
 
 int counts_as_failure(const run *R, const result *r)
@@ -41,7 +41,7 @@ int counts_as_failure(const run *R, const result *r)
 
 void report_console_line(FILE *f, const run *R, const result *r, int verbose)
 {
-	fprintf(f, "%-11s %-46s %-18s %s/%s", grade(R, r), r->kase->id, r->kase->reqs,
+	fprintf(f, "%-13s %-46s %-18s %s/%s", grade(R, r), r->kase->id, r->kase->reqs,
 		role_name(r->role), tr_name(r->tr));
 	if (R->ntestees > 1)
 		fprintf(f, "  [%s]", R->testees[r->testee].name);
@@ -65,12 +65,12 @@ void report_summary(FILE *f, const run *R)
 			skip++;
 		else if (!strcmp(g, "NON-STRICT"))
 			nonstrict++;
-		else if (!strcmp(g, "INFO"))
+		else if (!strcmp(g, "INFORMATIONAL"))
 			info++;
 		else
 			xfail++;
 	}
-	fprintf(f, "\n%zu results: %zu SHOULD not met (NON-STRICT), %zu MAY not met (INFO), "
+	fprintf(f, "\n%zu results: %zu SHOULD not met (NON-STRICT), %zu MAY not met (INFORMATIONAL), "
 		   "%zu expected failures\n",
 		R->n, nonstrict, info, xfail);
 	fprintf(f, "%zu passed, %zu failed", pass, fail);
@@ -210,7 +210,7 @@ int report_matrix(const run *R, const char *base)
 	fprintf(h, "<!doctype html><meta charset=\"utf-8\"><title>duct-conform matrix</title>\n"
 		   "<style>body{font:14px sans-serif}td,th{border:1px solid #ccc;padding:2px 6px}"
 		   "table{border-collapse:collapse}.PASS{background:#cfc}.FAIL{background:#fbb}"
-		   ".NON-STRICT{background:#fe9}.INFO{background:#def}</style>\n"
+		   ".NON-STRICT{background:#fe9}.INFORMATIONAL{background:#def}</style>\n"
 		   "<table><tr><th>case</th><th>requirements</th><th>level</th><th>role/transport</th>");
 	for (size_t t = 0; t < R->ntestees; t++) {
 		fprintf(m, " %s |", R->testees[t].name);

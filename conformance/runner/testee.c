@@ -144,7 +144,7 @@ int cx_send_cmd(cx *c, const char *fmt, ...)
 /* Takes one line out of rbuf if there is one. */
 static int take_line(cx *c)
 {
-	char *nl = memchr(c->rbuf, '\n', c->rlen);
+	char *nl = c->rlen ? memchr(c->rbuf, '\n', c->rlen) : NULL;
 	if (!nl)
 		return 0;
 	size_t len = (size_t)(nl - c->rbuf);

@@ -73,6 +73,39 @@ static void head(conf_case *k, json_object *v, const char *prefix)
 	k->about = str(v, "comment");
 }
 
+/* The parsed files: the cases' comments point into them. */
+static json_object *roots[2];
+static size_t nroots;
+
+void cases_vectors_free(void)
+{
+	while (nroots)
+		json_object_put(roots[--nroots]);
+	free(spec);
+	spec = NULL;
+}
+
+static void fvec_free(void *arg)
+{
+	fvec *v = arg;
+	bytes_free(&v->stream);
+	free(v->chunks);
+	for (size_t i = 0; i < v->nwant; i++)
+		free(v->want[i]);
+	free(v->want);
+	free(v->big);
+	free(v);
+}
+
+static void jvec_free(void *arg)
+{
+	jvec *v = arg;
+	bytes_free(&v->input);
+	bytes_free(&v->python);
+	bytes_free(&v->duct);
+	free(v);
+}
+
 /* ---- frames ------------------------------------------------------------- */
 
 static void frame_vector(cx *c, const void *arg)
@@ -115,7 +148,7 @@ static int load_frames(json_object *arr, conf_case **cases, size_t *n)
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		json_object *o = json_object_array_get_idx(arr, i), *x, *e;
 		fvec *v = calloc(1, sizeof *v);
-		conf_case k = {.fn = frame_vector, .arg = v};
+		conf_case k = {.fn = frame_vector, .arg = v, .free_arg = fvec_free};
 		head(&k, o, "vector.");
 		const char *s = str(o, "stream_hex");
 		if (s && unhex(s, &v->stream))
@@ -230,7 +263,8 @@ static int load_json(json_object *arr, conf_case **cases, size_t *n)
 		if (!kind || (strcmp(kind, "encode") && strcmp(kind, "decode")))
 			continue; /* tables for in-process tests only */
 		jvec *v = calloc(1, sizeof *v);
-		conf_case k = {.fn = json_vector, .arg = v, .flags = CF_ONCE};
+		conf_case k = {.fn = json_vector, .arg = v, .free_arg = jvec_free,
+			       .flags = CF_ONCE};
 		head(&k, o, "");
 		v->encode = !strcmp(kind, "encode");
 		snprintf(v->grade, sizeof v->grade, "%s", str(o, "grade") ? str(o, "grade") : "valid");
@@ -255,12 +289,13 @@ static int load(const char *path, int (*fn)(json_object *, conf_case **, size_t 
 		conf_case **cases, size_t *n)
 {
 	json_object *arr = json_object_from_file(path);
+	if (arr)
+		roots[nroots++] = arr;
 	if (!arr || !json_object_is_type(arr, json_type_array) || fn(arr, cases, n) != 0) {
 		fprintf(stderr, "duct-conform: cannot load the vectors in %s (use --vectors DIR)\n",
 			path);
 		return -1;
 	}
-	/* The cases point into arr's strings: it lives as long as the run. */
 	return 0;
 }
 
