@@ -205,32 +205,37 @@ int cx_wait_reply(cx *c, int ms)
 	return -1;
 }
 
-int cx_cmd(cx *c, int ms, const char *fmt, ...)
+/* Sends the formatted command and waits for its reply; *line keeps the
+ * command for messages. */
+static int vcmd(cx *c, int ms, char **line, const char *fmt, va_list ap)
 {
+	*line = NULL;
 	if (cx_failed(c))
 		return -1;
+	if (vasprintf(line, fmt, ap) < 0)
+		abort();
+	int rc = cx_send_cmd(c, "%s", *line);
+	return rc ? rc : cx_wait_reply(c, ms);
+}
+
+int cx_cmd(cx *c, int ms, const char *fmt, ...)
+{
 	char *line;
 	va_list ap;
 	va_start(ap, fmt);
-	if (vasprintf(&line, fmt, ap) < 0)
-		abort();
+	int rc = vcmd(c, ms, &line, fmt, ap);
 	va_end(ap);
-	int rc = cx_send_cmd(c, "%s", line);
 	free(line);
-	return rc ? rc : cx_wait_reply(c, ms);
+	return rc;
 }
 
 int cx_expect(cx *c, int ms, const char *want, const char *fmt, ...)
 {
-	if (cx_failed(c))
-		return -1;
 	char *line;
 	va_list ap;
 	va_start(ap, fmt);
-	if (vasprintf(&line, fmt, ap) < 0)
-		abort();
+	int rc = vcmd(c, ms, &line, fmt, ap);
 	va_end(ap);
-	int rc = cx_cmd(c, ms, "%s", line);
 	if (rc == 0 && !cx_reply_is(c, want)) {
 		/* Long replies (hex payloads) are cut in the message. */
 		cx_fail(c, "command '%.60s%s'\n  expected: %.200s\n  got:      %.200s",

@@ -34,6 +34,19 @@ static duct *raw_pair(int *raw)
 	return d;
 }
 
+/* A parent on address and its child, connected through a real listen. */
+static void connect_over(const char *address, duct **p, duct **c)
+{
+	int err;
+	*p = duct_parent_new(address, &err);
+	assert_non_null(*p);
+	assert_status(DUCT_OK, duct_bind(*p));
+	*c = duct_child_new(duct_address(*p), &err);
+	assert_non_null(*c);
+	assert_status(DUCT_OK, duct_connect(*c));
+	assert_status(DUCT_OK, duct_listen(*p, 5000));
+}
+
 static void raw_write(int fd, const void *p, size_t n)
 {
 	assert_int_equal(write(fd, p, n), (ssize_t)n);
@@ -232,12 +245,8 @@ static void io_send_16mib(void **state)
 	(void)state;
 	const char *addrs[] = {"unix:", "tcp:"};
 	for (int t = 0; t < 2; t++) {
-		int err;
-		duct *p = duct_parent_new(addrs[t], &err);
-		assert_status(DUCT_OK, duct_bind(p));
-		duct *c = duct_child_new(duct_address(p), &err);
-		assert_status(DUCT_OK, duct_connect(c));
-		assert_status(DUCT_OK, duct_listen(p, 5000));
+		duct *p, *c;
+		connect_over(addrs[t], &p, &c);
 		struct bulk b = {c, 16u << 20, 2, DUCT_OK};
 		pthread_t th;
 		pthread_create(&th, NULL, bulk_sender, &b);
@@ -346,12 +355,8 @@ static void io_send_after_peer_closed(void **state)
 	(void)state;
 	const char *addrs[] = {"unix:", "tcp:"};
 	for (int t = 0; t < 2; t++) {
-		int err;
-		duct *p = duct_parent_new(addrs[t], &err);
-		assert_status(DUCT_OK, duct_bind(p));
-		duct *c = duct_child_new(duct_address(p), &err);
-		assert_status(DUCT_OK, duct_connect(c));
-		assert_status(DUCT_OK, duct_listen(p, 5000));
+		duct *p, *c;
+		connect_over(addrs[t], &p, &c);
 		duct_free(c);
 		/* TCP may accept a write or two before it learns of the close. */
 		int rc = DUCT_OK;
@@ -639,12 +644,8 @@ static void io_recv_many_in_order(void **state)
 	(void)state;
 	const char *addrs[] = {"unix:", "tcp:"};
 	for (int t = 0; t < 2; t++) {
-		int err;
-		duct *p = duct_parent_new(addrs[t], &err);
-		assert_status(DUCT_OK, duct_bind(p));
-		duct *c = duct_child_new(duct_address(p), &err);
-		assert_status(DUCT_OK, duct_connect(c));
-		assert_status(DUCT_OK, duct_listen(p, 5000));
+		duct *p, *c;
+		connect_over(addrs[t], &p, &c);
 		struct seq_sender s = {c, 100000, DUCT_OK};
 		pthread_t th;
 		pthread_create(&th, NULL, seq_send, &s);
