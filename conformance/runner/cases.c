@@ -107,7 +107,7 @@ static void recv_pattern(cx *c, size_t len, unsigned seed)
 	cx_send_cmd(c, "recv-digest");
 	peer_write_async(c, f.p, f.n, NULL, 0, 0, 0);
 	if (cx_wait_reply(c, 20000) == 0 && !cx_reply_is(c, want))
-		cx_fail(c, "recv-digest of a %zu-byte message\n  expected: %s\n  got:      %s",
+		cx_fail(c, "recv-digest of a %zu-byte message\nexpected: %s\ngot:      %s",
 			len, want, c->reply);
 	peer_join(c, 1);
 	free(p);
@@ -175,7 +175,7 @@ static void frame_recv_many(cx *c, const void *arg)
 	cx_send_cmd(c, "recv-many %d", MANY);
 	peer_write_async(c, s.p, s.n, NULL, 0, 0, 0);
 	if (cx_wait_reply(c, 30000) == 0 && !cx_reply_is(c, want))
-		cx_fail(c, "recv-many %d\n  expected: %s\n  got:      %s", MANY, want, c->reply);
+		cx_fail(c, "recv-many %d\nexpected: %s\ngot:      %s", MANY, want, c->reply);
 	peer_join(c, 1);
 	bytes_free(&s);
 }

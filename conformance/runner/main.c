@@ -138,7 +138,8 @@ static void run_case(const conf_case *k, const testee_def *t, enum role role,
 	out->verdict = c.verdict;
 	if (c.verdict == V_FAIL) {
 		char *m = NULL;
-		appendf(&m, "    %s\n", c.msg);
+		for (char *line = strtok(c.msg, "\n"); line; line = strtok(NULL, "\n"))
+			appendf(&m, "    %s\n", line);
 		if (c.ctl.n) {
 			bytes_put(&c.ctl, "", 1);
 			appendf(&m, "    control channel:\n");

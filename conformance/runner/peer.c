@@ -345,7 +345,7 @@ int peer_expect_frame(cx *c, const void *want, size_t n, int ms)
 			i++;
 		char *w = hex(want, n < 64 ? n : 64), *g = hex(got.p, got.n < 64 ? got.n : 64);
 		cx_fail(c, "the testee's message differs at byte %zu (%zu bytes, expected %zu)\n"
-			"  expected: %s%s\n  got:      %s%s", i, got.n, n, w, n > 64 ? "..." : "",
+			"  expected: %s%s\ngot:      %s%s", i, got.n, n, w, n > 64 ? "..." : "",
 			g, got.n > 64 ? "..." : "");
 		free(w);
 		free(g);

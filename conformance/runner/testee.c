@@ -238,7 +238,7 @@ int cx_expect(cx *c, int ms, const char *want, const char *fmt, ...)
 	va_end(ap);
 	if (rc == 0 && !cx_reply_is(c, want)) {
 		/* Long replies (hex payloads) are cut in the message. */
-		cx_fail(c, "command '%.60s%s'\n  expected: %.200s\n  got:      %.200s",
+		cx_fail(c, "command '%.60s%s'\nexpected: %.200s\ngot:      %.200s",
 			line, strlen(line) > 60 ? "..." : "", want, c->reply);
 		rc = -1;
 	}

@@ -244,7 +244,7 @@ static void json_vector(cx *c, const void *arg)
 			char *w = hex(v->python.p, v->python.n < 80 ? v->python.n : 80);
 			char *g = hex(got.p, got.n < 80 ? got.n : 80);
 			cx_fail(c, "the value came back as other bytes than Python's json.dumps "
-				"gives\n  expected: %s\n  got:      %s\n  (as text: expected %.*s, "
+				"gives\nexpected: %s\ngot:      %s\n(as text: expected %.*s, "
 				"got %.*s)", w, g, (int)(v->python.n < 120 ? v->python.n : 120),
 				(const char *)v->python.p, (int)(got.n < 120 ? got.n : 120),
 				(const char *)got.p);
