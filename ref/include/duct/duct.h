@@ -161,6 +161,58 @@ int duct_recv(duct *d, const void **payload, size_t *len);
  */
 int duct_poll(duct *d, int timeout_ms);
 
+/* ---- Batches of messages (SEND-7, RECV-8) -------------------------------- */
+
+/*
+ * One message of a batch: len bytes at base (base may be NULL when len is
+ * 0).  duct_send_many() only reads the messages during the call;
+ * duct_recv_many() fills them with borrowed payloads.
+ */
+typedef struct duct_iov {
+	const void *base;
+	size_t len;
+} duct_iov;
+
+/*
+ * Sends msgs[0..n) as n frames, in order: the same bytes on the wire as n
+ * calls of duct_send() (SEND-7), written with one sendmsg() per IOV_MAX/2
+ * messages (512 on Linux) when the kernel takes them all, looping
+ * otherwise.  Nothing is copied and nothing allocated.  With locking on,
+ * no other sender's frame lands inside the batch (SEND-4).
+ *
+ * *sent (may be NULL) is set to the number of messages written whole,
+ * whatever the outcome.
+ * Returns:
+ *   DUCT_OK        all n sent (n == 0 sends nothing);
+ *   DUCT_EINVAL    msgs is NULL with n > 0, or a message is 2^32 bytes or
+ *                  longer: nothing was written (SEND-6);
+ *   DUCT_EPIPE, DUCT_ETIMEDOUT, DUCT_ESTATE or a system error, as
+ *                  duct_send(): msgs[*sent..n) were not delivered whole.
+ *                  If the failure cut msgs[*sent] short, the stream is no
+ *                  longer framed and every later send returns DUCT_ESTATE
+ *                  (SEND-5); if it came between two frames (a timeout
+ *                  before any byte of msgs[*sent]), the duct stays usable
+ *                  and the rest may be sent again.
+ */
+int duct_send_many(duct *d, const duct_iov *msgs, size_t n, size_t *sent);
+
+/*
+ * Receives up to max messages at once.  Waits as duct_recv() does until
+ * one whole message is there, then takes every further whole message
+ * already buffered, without reading the socket again (RECV-8): a burst of
+ * small messages costs one read() per buffer-full, not per message.
+ *
+ * On DUCT_OK, *n (>= 1) messages are in msgs[0..*n), in order; their
+ * payloads are borrowed, all of them valid together until the next
+ * receive on d (duct_recv, duct_recv_many, duct_recv_value).
+ * Returns DUCT_OK, DUCT_EINVAL (msgs or n NULL, or max 0), or what
+ * duct_recv() would have returned when not even one message could be
+ * received (*n is then 0).  A close or protocol error met after some
+ * messages is returned by the next call, once those are delivered
+ * (RECV-7).
+ */
+int duct_recv_many(duct *d, duct_iov *msgs, size_t max, size_t *n);
+
 /* ---- Values: pluggable serializers (JSON-1) ------------------------------ */
 
 /* A growable byte buffer that encoders append to. */
