@@ -56,7 +56,7 @@ typedef struct bench_sys {
 	int (*recv_n)(void *conn, size_t len, uint64_t n);
 } bench_sys;
 
-extern const bench_sys bench_sys_raw, bench_sys_duct;
+extern const bench_sys bench_sys_raw, bench_sys_duct, bench_sys_duct_batch;
 #ifdef BENCH_HAVE_ZMQ
 extern const bench_sys bench_sys_zmq;
 #endif

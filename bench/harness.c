@@ -68,7 +68,7 @@ static const uint8_t one[1] = {7};
 /* ---- Systems and cases --------------------------------------------------- */
 
 static const bench_sys *const systems[] = {
-	&bench_sys_raw, &bench_sys_duct,
+	&bench_sys_raw, &bench_sys_duct, &bench_sys_duct_batch,
 #ifdef BENCH_HAVE_ZMQ
 	&bench_sys_zmq,
 #endif

@@ -1,13 +1,20 @@
 /*
  * libduct, used as an application would: a parent duct binds and listens,
- * the peer connects with duct_child_new() + duct_connect(); one duct_send()
- * and one duct_recv() per message.
+ * the peer connects with duct_child_new() + duct_connect().
+ *
+ *   duct        one duct_send() and one duct_recv() per message;
+ *   duct-batch  streaming with duct_send_many() (BATCH messages a call)
+ *               and duct_recv_many(): what a program that queues messages
+ *               can do.  The bytes on the wire are the same (SEND-7).
  */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "bench.h"
 #include "duct/duct.h"
+
+/* Messages per duct_send_many() / duct_recv_many() call. */
+#define BATCH 512
 
 static int failed(const char *what, int rc)
 {
@@ -134,4 +141,51 @@ const bench_sys bench_sys_duct = {
 	.recv1 = duct_sys_recv1,
 	.send_n = duct_sys_send_n,
 	.recv_n = duct_sys_recv_n,
+};
+
+static int batch_send_n(void *conn, const void *buf, size_t len, uint64_t n)
+{
+	duct_iov msgs[BATCH];
+	for (size_t i = 0; i < BATCH; i++)
+		msgs[i] = (duct_iov){buf, len};
+	while (n > 0) {
+		size_t k = n < BATCH ? (size_t)n : BATCH, sent;
+		int rc = duct_send_many(conn, msgs, k, &sent);
+		if (rc != DUCT_OK)
+			return failed("send_many", rc);
+		n -= k;
+	}
+	return 0;
+}
+
+static int batch_recv_n(void *conn, size_t want, uint64_t n)
+{
+	duct_iov msgs[BATCH];
+	while (n > 0) {
+		size_t got;
+		int rc = duct_recv_many(conn, msgs, n < BATCH ? (size_t)n : BATCH,
+					&got);
+		if (rc != DUCT_OK)
+			return failed("recv_many", rc);
+		for (size_t i = 0; i < got; i++)
+			if (msgs[i].len != want || !bench_check(msgs[i].base, want))
+				return bench_fail("duct: %zu bytes, want %zu",
+						  msgs[i].len, want);
+		n -= got;
+	}
+	return 0;
+}
+
+const bench_sys bench_sys_duct_batch = {
+	.name = "duct-batch",
+	.stream_only = 1,
+	.listen = duct_sys_listen,
+	.accept = duct_sys_accept,
+	.close_srv = duct_sys_close_srv,
+	.connect = duct_sys_connect,
+	.close = duct_sys_close,
+	.send1 = duct_sys_send1,
+	.recv1 = duct_sys_recv1,
+	.send_n = batch_send_n,
+	.recv_n = batch_recv_n,
 };
