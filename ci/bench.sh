@@ -63,7 +63,7 @@ fi
 
 step "build duct-bench (Release)"
 cmake -S "$src" -B build/bench -DCMAKE_BUILD_TYPE=Release -DDUCT_BUILD_BENCH=ON -DDUCT_BUILD_TESTS=OFF >/dev/null
-cmake --build build/bench -j"$jobs" --target duct-bench
+cmake --build build/bench -j"$jobs" --target duct-bench duct-split-send
 
 run=$(date -u +%Y%m%d-%H%M%S)$([ "$quick" = 1 ] && echo -quick || true)
 [ -n "$out" ] || out=bench/results/$run
