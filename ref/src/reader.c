@@ -45,6 +45,8 @@ int duct_reader_next(duct_reader *r, const uint8_t **payload, size_t *len)
 		return r->err;
 	size_t have = r->end - r->start;
 	uint32_t plen = 0;
+	if (have == 0)
+		return DUCT_NEED_MORE; /* and r->buf may still be NULL */
 	int rc = duct_frame_parse(r->buf + r->start, have, r->max, &plen);
 	if (rc < 0)
 		return r->err = rc;
@@ -92,10 +94,14 @@ int duct_reader_space(duct_reader *r, uint8_t **space, size_t *avail)
 		 * whatever its segment sizes; capped by the frame's known
 		 * size, so memory follows what the peer sent, not what its
 		 * header claims (SEC-1). */
-		size_t grow = have > DUCT__CHUNK ? have : DUCT__CHUNK;
+		size_t grow = have;
 		if (need && need < grow)
 			grow = need;
-		size_t cap = have + (grow > min_free ? grow : min_free);
+		/* At least a chunk, so the next realloc is half a chunk of
+		 * feeding away even in a frame's last bytes. */
+		if (grow < DUCT__CHUNK)
+			grow = DUCT__CHUNK;
+		size_t cap = have + grow;
 		uint8_t *p = duct__realloc(r->buf, cap);
 		if (!p)
 			return DUCT_ENOMEM;

@@ -399,6 +399,48 @@ static void reader_space_growth_is_geometric(void **state)
 	tu_alloc_uninstall();
 }
 
+/* A fresh reader has no buffer yet; asking it for a frame is fine (found by
+ * fuzz_frame under UBSan: NULL + 0). */
+static void reader_next_fresh(void **state)
+{
+	(void)state;
+	duct_reader *r = duct_reader_new(100);
+	const uint8_t *p;
+	size_t n;
+	assert_status(DUCT_NEED_MORE, duct_reader_next(r, &p, &n));
+	assert_status(DUCT_EOF, duct_reader_finish(r));
+	assert_status(DUCT_OK, duct_reader_feed(r, NULL, 0));
+	assert_status(DUCT_NEED_MORE, duct_reader_next(r, &p, &n));
+	duct_reader_free(r);
+}
+
+/* The last bytes of a big frame, fed one at a time, do not realloc per
+ * byte (found by fuzz_frame: a realloc on every feed). */
+static void reader_space_tail_byte_by_byte(void **state)
+{
+	(void)state;
+	duct_reader *r = duct_reader_new(DUCT_MAX_MESSAGE_DEFAULT);
+	uint8_t h[5];
+	const size_t big = 200u << 10;
+	duct_frame_header(h, (uint32_t)big);
+	assert_status(DUCT_OK, duct_reader_feed(r, h, 5));
+	static uint8_t body[200u << 10];
+	const uint8_t *p;
+	size_t n;
+	assert_status(DUCT_NEED_MORE, duct_reader_next(r, &p, &n));
+	assert_status(DUCT_OK, duct_reader_feed(r, body, big - 1000));
+	tu_alloc_install();
+	for (size_t i = 0; i < 1000; i++) {
+		assert_status(DUCT_NEED_MORE, duct_reader_next(r, &p, &n));
+		assert_status(DUCT_OK, duct_reader_feed(r, body, 1));
+	}
+	assert_true(tu_allocs <= 2);
+	tu_alloc_uninstall();
+	assert_status(DUCT_OK, duct_reader_next(r, &p, &n));
+	assert_int_equal(n, big);
+	duct_reader_free(r);
+}
+
 /* FRAME-3: a 16 MiB message through the zero-copy path. */
 static void reader_space_16mib(void **state)
 {
@@ -496,6 +538,8 @@ int main(void)
 		cmocka_unit_test(reader_space_trickle_bounded),
 		cmocka_unit_test(reader_space_16mib),
 		cmocka_unit_test(reader_space_growth_is_geometric),
+		cmocka_unit_test(reader_space_tail_byte_by_byte),
+		cmocka_unit_test(reader_next_fresh),
 		cmocka_unit_test(reader_next_steady_state_no_alloc),
 		cmocka_unit_test(reader_feed_enomem),
 	};
