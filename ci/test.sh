@@ -28,10 +28,12 @@ jobs=$(nproc 2>/dev/null || echo 2)
 step() { printf '\n==> %s\n' "$*"; }
 
 step "dependencies"
-ci/deps.sh cmake gcc g++ make pkg-config libcmocka-dev libjson-c-dev python3
+ci/deps.sh cmake gcc g++ make pkg-config libcmocka-dev libjson-c-dev python3 \
+	libbenchmark-dev libzmq3-dev libnng-dev
 
 step "build and test (RelWithDebInfo)"
-cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# Benchmarks are built and each case run once (bench_smoke), never timed.
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDUCT_BUILD_BENCH=ON
 cmake --build build/release -j"$jobs"
 ctest --test-dir build/release --output-on-failure -j"$jobs"
 
