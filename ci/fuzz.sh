@@ -1,0 +1,332 @@
+#!/usr/bin/env bash
+# Time-boxed fuzz campaigns of libduct's harnesses (fuzz/README.md):
+# installs what is missing, builds the targets, fuzzes each one in turn,
+# minimizes what it found into fuzz/corpus/TARGET/ and prints a summary
+# (execs/s, corpus, edges, crashes, hangs).  Exits 1 if anything crashed
+# or hung.
+#
+#   ci/fuzz.sh [--libfuzzer] [TARGET|all] [SECONDS]
+#
+#   TARGET       fuzz_frame, fuzz_json or fuzz_recv (default: all, in turn)
+#   SECONDS      per target (default: 60)
+#   --libfuzzer  libFuzzer (clang -fsanitize=fuzzer) instead of AFL++
+#                (afl-clang-fast, persistent mode, shared-memory test case)
+#   --no-minimize  keep fuzz/corpus/ as it is (no afl-cmin / -merge)
+#
+# Both engines build with ASan+UBSan (FUZZ_SANITIZERS=address,undefined;
+# set it empty for a faster, uninstrumented AFL++ run).  Builds and
+# campaign files go to FUZZ_BUILD_DIR (default build/fuzz-afl or
+# build/fuzz-libfuzzer); extra CMake arguments can be given in CMAKE_ARGS.
+# Works as root without a tty: AFL++ then prints its status lines instead
+# of its screen.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+all_targets=(fuzz_frame fuzz_json fuzz_recv)
+engine=afl
+minimize=1
+positional=()
+for arg in "$@"; do
+	case "$arg" in
+	--libfuzzer) engine=libfuzzer ;;
+	--afl) engine=afl ;;
+	--no-minimize) minimize=0 ;;
+	-h | --help)
+		sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+		exit 0
+		;;
+	-*)
+		echo "ci/fuzz.sh: unknown option '$arg' (try --help)" >&2
+		exit 2
+		;;
+	*) positional+=("$arg") ;;
+	esac
+done
+target=${positional[0]:-all}
+seconds=${positional[1]:-60}
+if [ ${#positional[@]} -gt 2 ]; then
+	echo "ci/fuzz.sh: too many arguments (try --help)" >&2
+	exit 2
+fi
+case "$seconds" in
+'' | *[!0-9]* | 0)
+	echo "ci/fuzz.sh: SECONDS must be a positive integer, not '$seconds'" >&2
+	exit 2
+	;;
+esac
+if [ "$target" = all ]; then
+	targets=("${all_targets[@]}")
+elif [[ " ${all_targets[*]} " == *" $target "* ]]; then
+	targets=("$target")
+else
+	echo "ci/fuzz.sh: unknown target '$target' (one of: ${all_targets[*]}, all)" >&2
+	exit 2
+fi
+
+jobs=$(nproc 2>/dev/null || echo 2)
+sanitizers=${FUZZ_SANITIZERS-address,undefined}
+step() { printf '\n==> %s\n' "$*"; }
+
+step "dependencies"
+pkgs=(cmake make pkg-config libjson-c-dev python3 clang libclang-rt-14-dev)
+[ "$engine" = afl ] && pkgs+=(afl++)
+ci/deps.sh "${pkgs[@]}"
+
+build=${FUZZ_BUILD_DIR:-build/fuzz-$engine}
+work=$build/campaign
+if [ "$engine" = afl ]; then
+	cc=afl-clang-fast cxx=afl-clang-fast++
+else
+	cc=clang cxx=clang++
+fi
+step "build ${targets[*]} with $cc (sanitizers: ${sanitizers:-none})"
+# shellcheck disable=SC2086 # CMAKE_ARGS is a list of words on purpose
+CC=$cc CXX=$cxx cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	-DDUCT_BUILD_FUZZ=ON -DDUCT_BUILD_TESTS=OFF \
+	-DDUCT_FUZZ_SANITIZERS="$sanitizers" ${CMAKE_ARGS:-} >/dev/null
+cmake --build "$build" -j"$jobs" --target "${targets[@]}" >/dev/null
+
+binary() {
+	local b
+	for b in "$build/fuzz/$1" "$build/$1"; do
+		if [ -x "$b" ]; then
+			echo "$(cd "$(dirname "$b")" && pwd)/$1"
+			return
+		fi
+	done
+	echo "ci/fuzz.sh: $1 was not built (is add_subdirectory(fuzz) in CMakeLists.txt?)" >&2
+	exit 1
+}
+
+step "seeds from vectors/"
+rm -rf "$work"
+mkdir -p "$work"
+/usr/bin/python3 fuzz/make_seeds.py "$work/seeds"
+
+# Installs a minimized corpus (directory $2) as fuzz/corpus/$1/, keeping
+# the regression inputs already there (crash-*, timeout-*, leak-*, oom-*:
+# the names libFuzzer gives its findings).  A file that came from a
+# seed keeps the seed's name (AFL++ notes it as orig:NAME); any other is
+# named by the SHA-1 of its bytes, as libFuzzer names its files.
+install_corpus() {
+	local t=$1 from=$2 dest=fuzz/corpus/$1 tmp f name
+	tmp=$(mktemp -d "$work/install.XXXXXX")
+	if [ -d "$dest" ]; then
+		find "$dest" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'timeout-*' \
+			-o -name 'leak-*' -o -name 'oom-*' \) -exec cp {} "$tmp/" \;
+	fi
+	for f in "$from"/*; do
+		[ -f "$f" ] || continue
+		name=$(basename "$f")
+		case "$name" in
+		*orig:*) name=${name##*orig:} ;;
+		crash-* | timeout-* | leak-* | oom-*) ;;
+		*) name=$(sha1sum "$f" | cut -c1-40) ;;
+		esac
+		cp "$f" "$tmp/$name"
+	done
+	rm -rf "$dest"
+	mkdir -p "$dest"
+	cp "$tmp"/* "$dest/"
+	rm -rf "$tmp"
+}
+
+corpus_size() { # "FILES files, BYTES bytes" of a directory
+	local n b
+	n=$(find "$1" -maxdepth 1 -type f | wc -l)
+	b=$(find "$1" -maxdepth 1 -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+	echo "$n $b"
+}
+
+# The inputs a campaign starts from: the seeds and the committed corpus.
+# Each is first run once outside the fuzzer, so an input that already
+# crashes is reported as a finding instead of stopping the fuzzer.
+prepare_inputs() {
+	local t=$1 bin=$2 in=$work/$1/in
+	mkdir -p "$in"
+	cp "$work/seeds/$t"/* "$in/"
+	if [ -d "fuzz/corpus/$t" ]; then
+		find "fuzz/corpus/$t" -maxdepth 1 -type f -exec cp {} "$in/" \;
+	fi
+	if [ "$engine" = afl ]; then
+		(cd "$in" && find . -type f -print0 | xargs -0 "$bin" >/dev/null 2>&1)
+	else
+		"$bin" -runs=0 "$in" >/dev/null 2>&1
+	fi || {
+		echo "ci/fuzz.sh: an input in $in crashes $t before fuzzing starts:" >&2
+		echo "  run: $bin $in/*   (or fuzz/README.md, 'Replay')" >&2
+		return 1
+	}
+}
+
+# AFL++ status lines without a tty: one line per test case picked is a
+# lot, so those are shown at most every 10 s, and the dry run's line per
+# input not at all; every other line is shown.
+throttle() {
+	local last=-10 line
+	while IFS= read -r line; do
+		case "$line" in
+		*"Attempting dry run"* | *"len = "* | *"No new instrumentation"*) ;;
+		*"Fuzzing test case"*)
+			if [ $((SECONDS - last)) -ge 10 ]; then
+				printf '%s\n' "$line"
+				last=$SECONDS
+			fi
+			;;
+		*) printf '%s\n' "$line" ;;
+		esac
+	done
+}
+
+summary=()
+failed=0
+
+run_afl() {
+	local t=$1 bin=$2 out=$work/$1/out stats
+	export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
+		AFL_NO_AFFINITY=1
+	# AFL++ requires these sanitizer settings; leaks are not checked in
+	# persistent mode.  The UBSan suppressions come from the binary
+	# (fuzz/sanitizer_defaults.c).
+	export ASAN_OPTIONS=abort_on_error=1:symbolize=0:detect_leaks=0
+	export UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:symbolize=0
+	# -t: AFL++ would derive ~20 ms from the dry run, which the slowest
+	# legitimate inputs (1 MiB streams fed one byte at a time, under ASan)
+	# come close to; a real hang (a deadlocked duct_recv) exceeds 1 s too.
+	local cmd=(afl-fuzz -i "$work/$t/in" -o "$out" -m none -t 1000
+		-x "fuzz/$t.dict" -V "$seconds" -- "$bin")
+	echo "+ ${cmd[*]}"
+	if [ -t 1 ]; then
+		timeout -s INT $((seconds + 300)) "${cmd[@]}" || true
+	else
+		AFL_NO_UI=1 timeout -s INT $((seconds + 300)) "${cmd[@]}" 2>&1 | throttle || true
+	fi
+	stats=$out/default/fuzzer_stats
+	if [ ! -f "$stats" ]; then
+		echo "ci/fuzz.sh: afl-fuzz did not run for $t (see above)" >&2
+		failed=1
+		summary+=("$(printf '%-11s  afl-fuzz failed to start' "$t")")
+		return
+	fi
+	field() { awk -v k="$1" '$1 == k {print $3; exit}' "$stats"; }
+	local crashes hangs
+	crashes=$(field saved_crashes)
+	hangs=$(field saved_hangs)
+	crashes=${crashes:-$(field unique_crashes)}
+	hangs=${hangs:-$(field unique_hangs)}
+	if [ "$minimize" = 1 ]; then
+		step "afl-cmin $t: $(field corpus_count) queue entries"
+		rm -rf "$work/$t/min" "$work/$t/queue"
+		# Only the queue's own files: afl-cmin 4.04c would also take the
+		# empty files under queue/.state/ and fail on them.
+		mkdir -p "$work/$t/queue"
+		find "$out/default/queue" -maxdepth 1 -type f -name 'id:*' \
+			-exec cp {} "$work/$t/queue/" \;
+		AFL_NO_UI=1 afl-cmin -i "$work/$t/queue" -o "$work/$t/min" \
+			-m none -- "$bin" - 2>&1 | grep -E 'Found|Narrowed|WARNING|Error|ABORT' || true
+		install_corpus "$t" "$work/$t/min"
+	fi
+	local files bytes
+	if [ "$minimize" = 1 ]; then
+		read -r files bytes < <(corpus_size "fuzz/corpus/$t")
+	else # the fuzzer's own corpus
+		read -r files bytes < <(corpus_size "$out/default/queue")
+	fi
+	summary+=("$(printf '%-11s %6s %10s %9.0f %7s %9s %6s/%-5s %6s %7s %6s' "$t" \
+		"$(field run_time)" "$(field execs_done)" "$(field execs_per_sec)" \
+		"$files" "$bytes" "$(field edges_found)" "$(field total_edges)" \
+		"$(field bitmap_cvg)" "$crashes" "$hangs")")
+	if [ "${crashes:-0}" != 0 ] || [ "${hangs:-0}" != 0 ]; then
+		failed=1
+		mkdir -p "$work/findings"
+		local c kind name n=0
+		for c in "$out"/default/crashes/id* "$out"/default/hangs/id*; do
+			[ -f "$c" ] || continue
+			n=$((n + 1))
+			kind=crash
+			[[ "$c" == */hangs/* ]] && kind=hang
+			name=$work/findings/$t-$kind-$n
+			cp "$c" "$name"
+			# A minimized copy of a crash, for the regression corpus
+			# (crash-WHAT).  Not of a hang: each try would cost a
+			# second; the message says how.
+			if [ "$kind" = crash ]; then
+				timeout 300 afl-tmin -i "$c" -o "$name.min" -m none \
+					-- "$bin" - >/dev/null 2>&1 || rm -f "$name.min"
+			fi
+			echo "finding: $name; replay: $bin $name"
+			if [ -f "$name.min" ]; then
+				echo "  minimized: $name.min"
+			elif [ "$kind" = hang ]; then
+				echo "  minimize: afl-tmin -H -t 1000 -m none -i $name -o $name.min -- $bin -"
+			fi
+		done
+	fi
+}
+
+run_libfuzzer() {
+	local t=$1 bin=$2 dir=$work/$1 log=$work/$1/libfuzzer.log
+	mkdir -p "$dir/corpus" "$dir/artifacts"
+	export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+	local cmd=("$bin" -max_total_time="$seconds" -timeout=10
+		-dict="fuzz/$t.dict" -print_final_stats=1
+		-artifact_prefix="$dir/artifacts/" "$dir/corpus" "$dir/in")
+	echo "+ ${cmd[*]}"
+	# libFuzzer's exit status is not needed: findings are its artifacts.
+	"${cmd[@]}" 2>&1 | tee "$log" | grep --line-buffered -E '^#[0-9]+[[:space:]]+(INITED|pulse|DONE)|ERROR|SUMMARY|check failed|runtime error' || true
+	local execs eps cov crashes hangs runtime
+	execs=$(awk '/^stat::number_of_executed_units:/ {print $NF}' "$log")
+	eps=$(awk '/^stat::average_exec_per_sec:/ {print $NF}' "$log")
+	cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | awk '{print $2}')
+	runtime=$(grep -oE 'Done [0-9]+ runs in [0-9]+ second' "$log" | awk '{print $5}')
+	crashes=$(find "$dir/artifacts" -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'oom-*' \) | wc -l)
+	hangs=$(find "$dir/artifacts" -type f \( -name 'timeout-*' -o -name 'slow-unit-*' \) | wc -l)
+	if [ "$minimize" = 1 ]; then
+		step "libFuzzer -merge=1 $t"
+		rm -rf "$dir/min"
+		mkdir -p "$dir/min"
+		"$bin" -merge=1 "$dir/min" "$dir/corpus" "$dir/in" 2>&1 | grep -E 'MERGE-OUTER: [0-9]+ new files' || true
+		install_corpus "$t" "$dir/min"
+	fi
+	local files bytes
+	if [ "$minimize" = 1 ]; then
+		read -r files bytes < <(corpus_size "fuzz/corpus/$t")
+	else # the fuzzer's own corpus, as its last status line gives it
+		read -r files bytes < <(grep -oE 'corp: [0-9]+/[0-9]+[a-zA-Z]*' "$log" |
+			tail -1 | sed 's,corp: ,,; s,/, ,')
+	fi
+	summary+=("$(printf '%-11s %6s %10s %9s %7s %9s %12s %6s %7s %6s' "$t" \
+		"${runtime:-?}" "${execs:-?}" "${eps:-?}" "$files" "$bytes" \
+		"${cov:-?}" "-" "$crashes" "$hangs")")
+	if [ "$crashes" != 0 ] || [ "$hangs" != 0 ]; then
+		failed=1
+		local a
+		for a in "$dir"/artifacts/*; do
+			echo "finding: $a; replay: $bin $a; minimize: $bin -minimize_crash=1 -runs=100000 $a"
+		done
+	fi
+}
+
+for t in "${targets[@]}"; do
+	bin=$(binary "$t")
+	step "$t: $engine for $seconds s"
+	if ! prepare_inputs "$t" "$bin"; then
+		failed=1
+		summary+=("$(printf '%-11s  an input crashes before fuzzing (see above)' "$t")")
+		continue
+	fi
+	"run_$engine" "$t" "$bin"
+done
+
+step "summary ($engine, $seconds s per target, sanitizers: ${sanitizers:-none})"
+printf '%-11s %6s %10s %9s %7s %9s %12s %6s %7s %6s\n' target time_s execs execs/s corpus bytes edges map crashes hangs
+printf '%s\n' "${summary[@]}"
+if [ "$minimize" = 1 ]; then
+	echo "corpus: the minimized fuzz/corpus/TARGET/; campaign files: $work"
+else
+	echo "corpus: the fuzzer's own (fuzz/corpus/ unchanged); campaign files: $work"
+fi
+if [ "$failed" != 0 ]; then
+	echo "ci/fuzz.sh: crashes, hangs or errors (findings: $work/findings, artifacts)" >&2
+	exit 1
+fi
