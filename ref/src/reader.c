@@ -47,7 +47,10 @@ int duct_reader_next(duct_reader *r, const uint8_t **payload, size_t *len)
 	uint32_t plen = 0;
 	if (have == 0)
 		return DUCT_NEED_MORE; /* and r->buf may still be NULL */
-	int rc = duct_frame_parse(r->buf + r->start, have, r->max, &plen);
+	/* A header already accepted stays accepted: set_max() applies to
+	 * headers not yet parsed (frame.h). */
+	uint32_t max = r->want ? UINT32_MAX : r->max;
+	int rc = duct_frame_parse(r->buf + r->start, have, max, &plen);
 	if (rc < 0)
 		return r->err = rc;
 	if (rc == DUCT_NEED_MORE)
