@@ -7,25 +7,28 @@
 # rtt, PNG and SVG).  bench/results/latest points to the last run.
 #
 #   ci/bench.sh                 the full suite: 5 repetitions of >= 0.5 s
-#   ci/bench.sh --quick         a smoke run: 4 repetitions of >= 0.02 s, under 2 min
+#   ci/bench.sh --quick         a smoke run: 5 repetitions of >= 0.02 s, under 2 min
 #   ci/bench.sh --reps N --min-time S --filter REGEX --cpu N --out DIR --no-plots
+#   ci/bench.sh --preload LIB   run duct-bench with LIB preloaded (e.g. the
+#                               regression made to order, bench/README.md)
 #
 # Then compare two runs with ci/bench-compare BASE.json NEW.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-reps=5 min_time=0.5 filter="" cpu="" out="" plots=1 quick=0
+reps=5 min_time=0.5 filter="" cpu="" out="" plots=1 quick=0 preload=""
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--quick) quick=1 reps=4 min_time=0.02 ;;
+	--quick) quick=1 reps=5 min_time=0.02 ;;
 	--reps) reps=$2; shift ;;
 	--min-time) min_time=$2; shift ;;
 	--filter) filter=$2; shift ;;
 	--cpu) cpu=$2; shift ;;
 	--out) out=$2; shift ;;
 	--no-plots) plots=0 ;;
+	--preload) preload=$2; shift ;;
 	-h | --help)
-		sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -79,11 +82,11 @@ step "run: $reps repetitions, min time ${min_time}s, load average $load_start, A
 args=(--benchmark_repetitions="$reps" --benchmark_min_time="$min_time"
 	--benchmark_enable_random_interleaving=true
 	--benchmark_out="$out/results.json" --benchmark_out_format=json
-	--benchmark_context="commit=$commit,tree=$dirty,quick=$quick,afl_processes=${afl:-0}")
+	--benchmark_context="commit=$commit,tree=$dirty,quick=$quick,afl_processes=${afl:-0},preload=$(basename "${preload:-none}")")
 [ -n "$filter" ] && args+=(--benchmark_filter="$filter")
 [ -n "$cpu" ] && args+=(--bench_cpu="$cpu")
 start=$(date +%s)
-build/bench/bench/duct-bench "${args[@]}" >"$out/console.log" 2>&1 || {
+LD_PRELOAD=$preload build/bench/bench/duct-bench "${args[@]}" >"$out/console.log" 2>&1 || {
 	tail -20 "$out/console.log" >&2
 	echo "ci/bench.sh: duct-bench failed (log: $out/console.log)" >&2
 	exit 1
