@@ -47,11 +47,11 @@ pkgs=(cmake gcc g++ make pkg-config libcmocka-dev libjson-c-dev libbenchmark-dev
 [ "$plots" = 1 ] && pkgs+=(python3-matplotlib)
 ci/deps.sh "${pkgs[@]}"
 
-src=.
+src=. build=build/bench
 if ! grep -q 'add_subdirectory(bench)' CMakeLists.txt; then
 	# The top-level CMakeLists.txt does not add bench/ (bench/README.md
 	# gives the lines): build through a small wrapper project instead.
-	src=build/bench-src
+	src=build/bench-src build=build/bench-wrapped
 	mkdir -p "$src"
 	cat >"$src/CMakeLists.txt" <<EOF
 cmake_minimum_required(VERSION 3.16)
@@ -65,8 +65,8 @@ EOF
 fi
 
 step "build duct-bench (Release)"
-cmake -S "$src" -B build/bench -DCMAKE_BUILD_TYPE=Release -DDUCT_BUILD_BENCH=ON -DDUCT_BUILD_TESTS=OFF >/dev/null
-cmake --build build/bench -j"$jobs" --target duct-bench duct-split-send
+cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DDUCT_BUILD_BENCH=ON -DDUCT_BUILD_TESTS=OFF >/dev/null
+cmake --build "$build" -j"$jobs" --target duct-bench duct-split-send
 
 run=$(date -u +%Y%m%d-%H%M%S)$([ "$quick" = 1 ] && echo -quick || true)
 [ -n "$out" ] || out=bench/results/$run
@@ -86,7 +86,7 @@ args=(--benchmark_repetitions="$reps" --benchmark_min_time="$min_time"
 [ -n "$filter" ] && args+=(--benchmark_filter="$filter")
 [ -n "$cpu" ] && args+=(--bench_cpu="$cpu")
 start=$(date +%s)
-LD_PRELOAD=$preload build/bench/bench/duct-bench "${args[@]}" >"$out/console.log" 2>&1 || {
+LD_PRELOAD=$preload "$build/bench/duct-bench" "${args[@]}" >"$out/console.log" 2>&1 || {
 	tail -20 "$out/console.log" >&2
 	echo "ci/bench.sh: duct-bench failed (log: $out/console.log)" >&2
 	exit 1
