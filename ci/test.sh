@@ -29,7 +29,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "dependencies"
 ci/deps.sh cmake gcc g++ make pkg-config libcmocka-dev libjson-c-dev python3 \
-	libbenchmark-dev libzmq3-dev libnng-dev valgrind
+	libbenchmark-dev libzmq3-dev libnng-dev valgrind python3-hypothesis
 
 step "build and test (RelWithDebInfo)"
 # Benchmarks are built and each case run once (bench_smoke), never timed.
