@@ -296,6 +296,8 @@ def main():
         except OSError as e:
             reply = 'error other %s' % e
         print(reply.replace('\n', ' '), flush=True)
+    if testee.duct:              # LIFE-3: no socket path outlives a quit before accept
+        testee.duct.close()
     return 0
 
 
