@@ -21,6 +21,8 @@
 #define DUCT__BATCH 8 /* POSIX guarantees 16 iovecs */
 #endif
 
+/* One lock per direction, so one thread can receive while another sends
+ * (TIME-3). */
 static void lock(duct *d, pthread_mutex_t *m)
 {
 	if (d->locking)
@@ -250,9 +252,10 @@ int duct_poll(duct *d, int timeout_ms)
 		return DUCT_ESTATE;
 	/* POLL-1: buffered bytes (or a known bad stream) mean recv will not
 	 * wait for the socket. */
-	if (duct_reader_buffered(d->rd) > 0 || d->dead)
-		return 1;
-	return duct__wait(d->fd, POLLIN, timeout_ms);
+	lock(d, &d->recv_mu); /* a receiving thread moves both */
+	int ready = duct_reader_buffered(d->rd) > 0 || d->dead;
+	unlock(d, &d->recv_mu);
+	return ready ? 1 : duct__wait(d->fd, POLLIN, timeout_ms);
 }
 
 int duct_set_serializer(duct *d, const duct_serializer *s)
