@@ -239,7 +239,7 @@ int duct_bind(duct *d)
 /* SEC-5: a Unix child must run as the uid the parent expects. */
 static int peer_allowed(const duct *d, int fd)
 {
-	if (d->peer_uid < 0 || !d->addr.unix_domain)
+	if (d->peer_uid < 0)
 		return 1;
 	struct ucred cred;
 	socklen_t len = sizeof cred;
@@ -438,7 +438,10 @@ int duct_set_locking(duct *d, int on)
 
 int duct_set_peer_uid(duct *d, long uid)
 {
-	if (uid < -1)
+	/* SO_PEERCRED exists for Unix sockets only: on TCP the check would
+	 * silently pass everyone. */
+	if (uid < -1 || (uid >= 0 && (d->role != DUCT__PARENT ||
+				      !d->addr.unix_domain)))
 		return DUCT_EINVAL;
 	d->peer_uid = uid;
 	return DUCT_OK;

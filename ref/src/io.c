@@ -252,9 +252,14 @@ int duct_poll(duct *d, int timeout_ms)
 		return DUCT_ESTATE;
 	/* POLL-1: buffered bytes (or a known bad stream) mean recv will not
 	 * wait for the socket. */
-	lock(d, &d->recv_mu); /* a receiving thread moves both */
-	int ready = duct_reader_buffered(d->rd) > 0 || d->dead;
-	unlock(d, &d->recv_mu);
+	/* A receiving thread moves both, so look only when it is not; while
+	 * it is, the socket is what there is to wait on (POLL-2: a poll never
+	 * waits behind a blocked receive). */
+	int ready = 0;
+	if (!d->locking || pthread_mutex_trylock(&d->recv_mu) == 0) {
+		ready = duct_reader_buffered(d->rd) > 0 || d->dead;
+		unlock(d, &d->recv_mu);
+	}
 	return ready ? 1 : duct__wait(d->fd, POLLIN, timeout_ms);
 }
 

@@ -19,8 +19,15 @@
  * duct_free().
  *
  * Threads: a duct is not thread-safe unless duct_set_locking() is on, in
- * which case concurrent senders never interleave frames (SEND-4) and
- * concurrent receivers each get whole messages.
+ * which case concurrent senders never interleave frames (SEND-4), one
+ * thread may receive while another sends (TIME-3), and concurrent
+ * receivers each get whole messages.  Turn locking on before sharing the
+ * duct, and close or free it only once the other threads are done.  A
+ * payload lent by duct_recv() or duct_recv_many() can be overwritten by
+ * another thread's receive as soon as the call returns: with several
+ * receiving threads, use duct_recv_value() (decoded under the lock) or hold
+ * a lock of your own over receiving and using the payload.  A thread
+ * waiting for the lock is not bounded by the duct's timeouts.
  */
 #ifndef DUCT_DUCT_H
 #define DUCT_DUCT_H
@@ -116,7 +123,8 @@ int duct_set_max_message(duct *d, uint32_t max);
 int duct_set_connect_retry(duct *d, int retries, int interval_ms);
 /* Serialise concurrent senders and concurrent receivers (SEND-4). */
 int duct_set_locking(duct *d, int on);
-/* Parent only: refuse a child whose uid is not uid (SEC-5); -1 disables. */
+/* Unix parent only (DUCT_EINVAL otherwise): refuse a child whose uid is not
+ * uid (SEC-5); -1 disables. */
 int duct_set_peer_uid(duct *d, long uid);
 
 /* ---- Queries ------------------------------------------------------------- */
