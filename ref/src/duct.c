@@ -142,16 +142,23 @@ int duct_pair(duct **parent, duct **child)
 	return DUCT_OK;
 }
 
-/* Removes what a Unix parent put on the filesystem (LIFE-3). */
+/* Removes what a Unix parent put on the filesystem (LIFE-3).  Only the
+ * process that put it there does: a copy inherited across fork forgets it,
+ * so closing that copy leaves the parent bound and reachable (CLOSE-2). */
 static void unlink_path(duct *d)
 {
+	int ours = d->owner == getpid();
 	if (d->unix_bound) {
-		unlink(d->addr.path);
+		if (ours)
+			unlink(d->addr.path);
 		d->unix_bound = 0;
 	}
 	if (d->privdir[0]) {
-		rmdir(d->privdir);
+		if (ours)
+			rmdir(d->privdir);
 		d->privdir[0] = '\0';
+		/* The path was one we made up: a later bind makes a new one. */
+		d->addr.path[0] = '\0';
 	}
 }
 
@@ -188,6 +195,7 @@ static int make_private_path(duct *d)
 
 static int bind_unix(duct *d)
 {
+	d->owner = getpid();
 	if (!d->addr.path[0]) {
 		int rc = make_private_path(d);
 		if (rc != DUCT_OK)

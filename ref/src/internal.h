@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "duct/duct.h"
 
@@ -47,6 +48,7 @@ struct duct {
 	pthread_mutex_t send_mu, recv_mu;
 	struct duct__addr addr;
 	char privdir[108];       /* private 0700 directory we made, or "" */
+	pid_t owner;             /* the process that made path and privdir */
 	char address[300];       /* printable address, "" before bind */
 	duct_reader *rd;
 	duct_serializer ser;
