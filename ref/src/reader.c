@@ -113,6 +113,10 @@ int duct_reader_space(duct_reader *r, uint8_t **space, size_t *avail)
 	}
 	*space = r->buf + r->end;
 	*avail = r->cap - r->end;
+	/* A large frame's last read stops at its end: the next frame then
+	 * starts a rewound buffer instead of being moved down after it. */
+	if (need && r->want >= DUCT__CHUNK && *avail > need)
+		*avail = need;
 	return DUCT_OK;
 }
 

@@ -489,6 +489,49 @@ static void reader_space_16mib(void **state)
 	duct_reader_free(r);
 }
 
+/* Reads into a large frame stop at its end, so the next frame starts at the
+ * front of the buffer and nothing is moved down; small frames are not cut
+ * short, so one read can bring many of them. */
+static void reader_space_stops_at_large_frame_end(void **state)
+{
+	(void)state;
+	const size_t big = 1u << 20;
+	duct_reader *r = duct_reader_new(DUCT_MAX_MESSAGE_DEFAULT);
+	uint8_t h[5], *space, *front;
+	size_t avail, n;
+	const uint8_t *p;
+	duct_frame_header(h, (uint32_t)big);
+	assert_status(DUCT_OK, duct_reader_feed(r, h, 5));
+	size_t have = 0;
+	while (have < big - 100) {
+		assert_status(DUCT_NEED_MORE, duct_reader_next(r, &p, &n));
+		assert_status(DUCT_OK, duct_reader_space(r, &space, &avail));
+		assert_true(avail <= big - have);
+		size_t k = big - 100 - have < avail ? big - 100 - have : avail;
+		memset(space, 'x', k);
+		duct_reader_commit(r, k);
+		have += k;
+	}
+	assert_status(DUCT_NEED_MORE, duct_reader_next(r, &p, &n));
+	assert_status(DUCT_OK, duct_reader_space(r, &space, &avail));
+	assert_int_equal(avail, 100);
+	memset(space, 'x', 100);
+	duct_reader_commit(r, 100);
+	assert_status(DUCT_OK, duct_reader_next(r, &p, &n));
+	assert_int_equal(n, big);
+	front = (uint8_t *)p - DUCT_HEADER_SIZE;
+	assert_status(DUCT_OK, duct_reader_space(r, &space, &avail));
+	assert_ptr_equal(space, front);
+	/* A small frame's read may run on into the frames after it. */
+	duct_frame_header(h, 10);
+	memcpy(space, h, 5);
+	duct_reader_commit(r, 5);
+	assert_status(DUCT_NEED_MORE, duct_reader_next(r, &p, &n));
+	assert_status(DUCT_OK, duct_reader_space(r, &space, &avail));
+	assert_true(avail > 10);
+	duct_reader_free(r);
+}
+
 /* No allocation per message once the buffer has warmed up. */
 static void reader_next_steady_state_no_alloc(void **state)
 {
@@ -557,6 +600,7 @@ int main(void)
 		cmocka_unit_test(reader_set_max_mid_frame),
 		cmocka_unit_test(reader_space_trickle_bounded),
 		cmocka_unit_test(reader_space_16mib),
+		cmocka_unit_test(reader_space_stops_at_large_frame_end),
 		cmocka_unit_test(reader_space_growth_is_geometric),
 		cmocka_unit_test(reader_space_tail_byte_by_byte),
 		cmocka_unit_test(reader_next_fresh),

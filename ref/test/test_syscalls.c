@@ -1,6 +1,7 @@
-/* System calls per message: one sendmsg per send (SEND-2), and many small
- * frames per read (the buffered reader).  This file interposes sendmsg and
- * read: libduct is linked statically, so its calls resolve to these. */
+/* System calls per message: one send or sendmsg per message (SEND-2), and
+ * many small frames per read (the buffered reader).  This file interposes
+ * send, sendmsg and read: libduct is linked statically, so its calls
+ * resolve to these. */
 #include <dlfcn.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -9,7 +10,16 @@
 #include "testutil.h"
 
 static int counting;
-static size_t sendmsg_calls, read_calls;
+static size_t send_calls, sendmsg_calls, read_calls;
+
+ssize_t send(int fd, const void *buf, size_t n, int flags)
+{
+	static ssize_t (*real)(int, const void *, size_t, int);
+	if (!real)
+		real = (ssize_t(*)(int, const void *, size_t, int))dlsym(RTLD_NEXT, "send");
+	send_calls += counting;
+	return real(fd, buf, n, flags);
+}
 
 ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
@@ -29,24 +39,31 @@ ssize_t read(int fd, void *buf, size_t n)
 	return real(fd, buf, n);
 }
 
-/* SEND-2, SEC-3: header and payload in one sendmsg, whatever the size that
- * fits the socket buffer. */
-static void syscalls_send_one_sendmsg_per_message(void **state)
+/* SEND-2, SEC-3: header and payload in one system call, whatever the size
+ * that fits the socket buffer: a payload up to 4 KiB is copied behind its
+ * header and sent with send(), a larger one goes by sendmsg() as is. */
+static void syscalls_send_one_call_per_message(void **state)
 {
 	(void)state;
 	duct *p, *c;
 	assert_status(DUCT_OK, duct_pair(&p, &c));
-	static char payload[4096];
+	static char payload[8192];
+	const size_t lens[] = {0, 1, 64, 4095, 4096, 4097, 8192};
 	const void *m;
 	size_t n;
-	for (size_t len = 0; len <= sizeof payload; len = len ? len * 4 : 1) {
-		sendmsg_calls = 0;
+	for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+		for (size_t k = 0; k < lens[i]; k++)
+			payload[k] = (char)(i + k);
+		send_calls = sendmsg_calls = 0;
 		counting = 1;
-		assert_status(DUCT_OK, duct_send(p, payload, len));
+		assert_status(DUCT_OK, duct_send(p, payload, lens[i]));
 		counting = 0;
-		assert_int_equal(sendmsg_calls, 1);
+		assert_int_equal(send_calls, lens[i] <= 4096);
+		assert_int_equal(sendmsg_calls, lens[i] > 4096);
 		assert_status(DUCT_OK, duct_recv(c, &m, &n));
-		assert_int_equal(n, len);
+		assert_int_equal(n, lens[i]);
+		if (n)
+			assert_memory_equal(m, payload, n);
 	}
 	duct_free(p);
 	duct_free(c);
@@ -81,7 +98,7 @@ int main(void)
 {
 	signal(SIGPIPE, SIG_DFL);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(syscalls_send_one_sendmsg_per_message),
+		cmocka_unit_test(syscalls_send_one_call_per_message),
 		cmocka_unit_test(syscalls_recv_many_frames_per_read),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -142,8 +142,9 @@ int duct_last_errno(const duct *d);
 /* ---- Messages ------------------------------------------------------------ */
 
 /*
- * Sends one message: one frame, written with a single sendmsg() when the
- * kernel takes it all, looping otherwise (SEND-1..3).  Never raises
+ * Sends one message: one frame, written with a single system call when the
+ * kernel takes it all (send() of a copy up to 4 KiB of payload, sendmsg()
+ * beyond), looping otherwise (SEND-1..3).  Never raises
  * SIGPIPE (SEC-3).
  * Returns DUCT_OK, DUCT_EPIPE (peer gone), DUCT_ETIMEDOUT, DUCT_EINVAL
  * (len >= 2^32), DUCT_ESTATE (not connected, or an earlier send failed
