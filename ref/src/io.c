@@ -50,6 +50,7 @@ static int write_frames(duct *d, struct msghdr *msg, const duct_iov *msgs,
 {
 	size_t i = 0;                                   /* current frame */
 	size_t left = DUCT_HEADER_SIZE + msgs[0].len;   /* its bytes to go */
+	int64_t idle = 0; /* TIME-1 deadline, set at the first EINTR of a wait */
 	while (msg->msg_iovlen > 0) {
 		/* SEC-3: MSG_NOSIGNAL turns SIGPIPE into EPIPE for this call
 		 * only; the process's signal dispositions are not ours. */
@@ -58,9 +59,18 @@ static int write_frames(duct *d, struct msghdr *msg, const duct_iov *msgs,
 				    ? send(d->fd, v->iov_base, v->iov_len, MSG_NOSIGNAL)
 				    : sendmsg(d->fd, msg, MSG_NOSIGNAL);
 		if (k < 0) {
-			if (errno == EINTR) /* SEC-6 */
-				continue;
 			int e = errno;
+			/* SEC-6: resume after a signal.  TIME-1: SO_SNDTIMEO
+			 * starts afresh with each call, so count the time
+			 * without progress here, or a signal more frequent
+			 * than the timeout would make it infinite. */
+			if (e == EINTR) {
+				if (!idle)
+					idle = duct__deadline(d->send_ms > 0 ? d->send_ms : -1);
+				if (duct__remaining(idle) != 0)
+					continue;
+				e = EAGAIN;
+			}
 			*done += i;
 			/* SEND-5: a frame cut short leaves the stream unframed. */
 			if (left < DUCT_HEADER_SIZE + msgs[i].len)
@@ -71,6 +81,7 @@ static int write_frames(duct *d, struct msghdr *msg, const duct_iov *msgs,
 				return DUCT_EPIPE;
 			return duct_syserr(e);
 		}
+		idle = 0;
 		size_t w = (size_t)k;
 		while (w > 0 && w >= left) { /* frames finished by this write */
 			w -= left;
@@ -185,6 +196,7 @@ static int recv_frame(duct *d, const void **payload, size_t *len)
 {
 	if (d->fd < 0)
 		return DUCT_ESTATE;
+	int64_t idle = 0; /* TIME-1 deadline, set at the first EINTR of a wait */
 	for (;;) {
 		const uint8_t *p;
 		int rc = duct_reader_next(d->rd, &p, len);
@@ -203,12 +215,20 @@ static int recv_frame(duct *d, const void **payload, size_t *len)
 		ssize_t n = read(d->fd, space, avail);
 		if (n > 0) {
 			duct_reader_commit(d->rd, (size_t)n);
+			idle = 0;
 		} else if (n == 0 || errno == ECONNRESET) {
 			return duct_reader_finish(d->rd); /* RECV-2, RECV-3 */
+		} else if (errno == EINTR) {
+			/* SEC-6: resume; TIME-1: but not past the timeout
+			 * (SO_RCVTIMEO starts afresh with each call). */
+			if (!idle)
+				idle = duct__deadline(d->recv_ms > 0 ? d->recv_ms : -1);
+			if (duct__remaining(idle) == 0)
+				return DUCT_ETIMEDOUT;
 		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
 			/* TIME-2: what arrived stays buffered; nothing is lost. */
 			return DUCT_ETIMEDOUT;
-		} else if (errno != EINTR) {
+		} else {
 			return duct_syserr(errno);
 		}
 	}

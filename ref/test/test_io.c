@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -331,44 +330,6 @@ static void io_recv_timeout_keeps_partial(void **state)
 	close(raw);
 }
 
-/* TIME-1, SEND-5: a reader that never reads makes send time out; a frame
- * cut short forbids further sends on that stream. */
-static void io_send_timeout_slow_reader(void **state)
-{
-	(void)state;
-	int raw;
-	duct *d = raw_pair(&raw);
-	assert_status(DUCT_OK, duct_set_timeouts(d, 100, 100));
-	size_t big = 8u << 20;
-	void *p = calloc(1, big);
-	assert_status(DUCT_ETIMEDOUT, duct_send(d, p, big));
-	assert_status(DUCT_ESTATE, duct_send(d, "x", 1));
-	free(p);
-	duct_free(d);
-	close(raw);
-}
-
-/* SEND-3, SEC-3: send after the peer closed is an error, and the process
- * lives with SIGPIPE at its default disposition. */
-static void io_send_after_peer_closed(void **state)
-{
-	(void)state;
-	const char *addrs[] = {"unix:", "tcp:"};
-	for (int t = 0; t < 2; t++) {
-		duct *p, *c;
-		connect_over(addrs[t], &p, &c);
-		duct_free(c);
-		/* TCP may accept a write or two before it learns of the close. */
-		int rc = DUCT_OK;
-		for (int i = 0; i < 100 && rc == DUCT_OK; i++) {
-			rc = duct_send(p, "after", 5);
-			usleep(1000);
-		}
-		assert_status(DUCT_EPIPE, rc);
-		duct_free(p);
-	}
-}
-
 /* SEND-6: a payload that cannot be framed is refused before any write. */
 static void io_send_too_large(void **state)
 {
@@ -668,57 +629,6 @@ static void io_recv_many_in_order(void **state)
 	}
 }
 
-static volatile sig_atomic_t ticks;
-static void on_tick(int sig)
-{
-	(void)sig;
-	ticks++;
-}
-
-/* SEC-6: a signal every millisecond (no SA_RESTART) interrupts listen,
- * connect, poll, send and recv; none of them fails because of it. */
-static void io_signals_eintr(void **state)
-{
-	(void)state;
-	struct sigaction sa = {.sa_handler = on_tick};
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGALRM, &sa, NULL);
-	struct itimerval it = {{0, 1000}, {0, 1000}};
-	setitimer(ITIMER_REAL, &it, NULL);
-	ticks = 0;
-
-	int err;
-	duct *p = duct_parent_new("tcp:", &err);
-	assert_status(DUCT_OK, duct_bind(p));
-	struct timespec t0;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	assert_status(DUCT_ETIMEDOUT, duct_listen(p, 100));
-	assert_true(elapsed_ms(&t0) >= 100);
-	duct *c = duct_child_new(duct_address(p), &err);
-	assert_status(DUCT_OK, duct_connect(c));
-	assert_status(DUCT_OK, duct_listen(p, 5000));
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	assert_int_equal(duct_poll(p, 100), 0);
-	assert_true(elapsed_ms(&t0) >= 100);
-	struct bulk b = {c, 8u << 20, 3, DUCT_OK};
-	pthread_t th;
-	pthread_create(&th, NULL, bulk_sender, &b);
-	for (int i = 0; i < 3; i++) {
-		const void *m;
-		size_t n;
-		usleep(20000); /* let the sender block on a full buffer */
-		assert_status(DUCT_OK, duct_recv(p, &m, &n));
-		assert_int_equal(n, b.len);
-	}
-	pthread_join(th, NULL);
-	assert_status(DUCT_OK, b.rc);
-	struct itimerval off = {{0, 0}, {0, 0}};
-	setitimer(ITIMER_REAL, &off, NULL);
-	assert_true(ticks > 100);
-	duct_free(c);
-	duct_free(p);
-}
-
 int main(void)
 {
 	signal(SIGPIPE, SIG_DFL); /* prove the library never needs SIG_IGN */
@@ -734,8 +644,6 @@ int main(void)
 		cmocka_unit_test(io_poll_outcomes),
 		cmocka_unit_test(io_poll_buffered_frames),
 		cmocka_unit_test(io_recv_timeout_keeps_partial),
-		cmocka_unit_test(io_send_timeout_slow_reader),
-		cmocka_unit_test(io_send_after_peer_closed),
 		cmocka_unit_test(io_send_too_large),
 		cmocka_unit_test(io_close_twice),
 		cmocka_unit_test(io_close_fork_no_shutdown),
@@ -745,7 +653,6 @@ int main(void)
 		cmocka_unit_test(io_set_locking_no_interleave),
 		cmocka_unit_test(io_send_both_directions),
 		cmocka_unit_test(io_recv_many_in_order),
-		cmocka_unit_test(io_signals_eintr),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
