@@ -509,66 +509,6 @@ static void batch_steady_state_no_alloc(void **state)
 	duct_free(c);
 }
 
-enum { SENDERS = 4, BATCHES = 300, PER_BATCH = 10 };
-
-struct batcher {
-	duct *d;
-	uint8_t id;
-};
-
-static void *batch_sender(void *arg)
-{
-	struct batcher *b = arg;
-	uint8_t bufs[PER_BATCH][3];
-	duct_iov m[PER_BATCH];
-	for (int k = 0; k < BATCHES; k++) {
-		for (int i = 0; i < PER_BATCH; i++) {
-			bufs[i][0] = b->id;
-			bufs[i][1] = (uint8_t)k;
-			bufs[i][2] = (uint8_t)i;
-			m[i] = (duct_iov){bufs[i], 3};
-		}
-		if (duct_send_many(b->d, m, PER_BATCH, NULL) != DUCT_OK)
-			break;
-	}
-	return NULL;
-}
-
-/* SEND-4: with locking on, no other sender's frame lands inside a batch:
- * each batch arrives whole, in order, uninterrupted. */
-static void batch_send_many_locking(void **state)
-{
-	(void)state;
-	duct *p, *c;
-	assert_status(DUCT_OK, duct_pair(&p, &c));
-	assert_status(DUCT_OK, duct_set_locking(p, 1));
-	pthread_t th[SENDERS];
-	struct batcher b[SENDERS];
-	for (int i = 0; i < SENDERS; i++) {
-		b[i] = (struct batcher){p, (uint8_t)i};
-		pthread_create(&th[i], NULL, batch_sender, &b[i]);
-	}
-	int next[SENDERS] = {0};
-	for (int k = 0; k < SENDERS * BATCHES; k++) {
-		int id = -1;
-		for (int i = 0; i < PER_BATCH; i++) {
-			const uint8_t *m;
-			size_t n;
-			assert_status(DUCT_OK, duct_recv(c, (const void **)&m, &n));
-			assert_int_equal(n, 3);
-			if (i == 0)
-				id = m[0];
-			assert_int_equal(m[0], id); /* nobody else inside */
-			assert_int_equal(m[1], (uint8_t)next[id]);
-			assert_int_equal(m[2], i);
-		}
-		next[id]++;
-	}
-	for (int i = 0; i < SENDERS; i++)
-		pthread_join(th[i], NULL);
-	duct_free(p);
-	duct_free(c);
-}
 
 struct big_sender {
 	duct *d;
@@ -649,7 +589,6 @@ int main(void)
 		cmocka_unit_test(batch_recv_many_timeout),
 		cmocka_unit_test(batch_recv_many_enomem),
 		cmocka_unit_test(batch_steady_state_no_alloc),
-		cmocka_unit_test(batch_send_many_locking),
 		cmocka_unit_test(batch_send_many_large_short_writes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -506,60 +506,6 @@ static void io_send_recv_steady_state_no_alloc(void **state)
 	duct_free(c);
 }
 
-struct sender {
-	duct *d;
-	int id;
-};
-
-enum { SENDERS = 4, PER_SENDER = 2000 };
-
-static void *locked_sender(void *arg)
-{
-	struct sender *s = arg;
-	uint8_t buf[3000];
-	for (int i = 0; i < PER_SENDER; i++) {
-		size_t len = 2 + (size_t)(i * 37 % 2990);
-		memset(buf, s->id, len);
-		buf[1] = (uint8_t)i;
-		if (duct_send(s->d, buf, len) != DUCT_OK)
-			break;
-	}
-	return NULL;
-}
-
-/* SEND-4: with locking on, concurrent senders never interleave frames. */
-static void io_set_locking_no_interleave(void **state)
-{
-	(void)state;
-	duct *p, *c;
-	assert_status(DUCT_OK, duct_pair(&p, &c));
-	assert_status(DUCT_OK, duct_set_locking(p, 1));
-	pthread_t th[SENDERS];
-	struct sender s[SENDERS];
-	for (int i = 0; i < SENDERS; i++) {
-		s[i] = (struct sender){p, 'A' + i};
-		pthread_create(&th[i], NULL, locked_sender, &s[i]);
-	}
-	int next[SENDERS] = {0};
-	for (int k = 0; k < SENDERS * PER_SENDER; k++) {
-		const uint8_t *m;
-		size_t n;
-		assert_status(DUCT_OK, duct_recv(c, (const void **)&m, &n));
-		int id = m[0] - 'A';
-		assert_true(id >= 0 && id < SENDERS);
-		assert_int_equal(m[1], (uint8_t)next[id]);
-		assert_int_equal(n, 2 + (size_t)(next[id] * 37 % 2990));
-		for (size_t i = 2; i < n; i++)
-			assert_int_equal(m[i], m[0]);
-		next[id]++;
-	}
-	for (int i = 0; i < SENDERS; i++)
-		pthread_join(th[i], NULL);
-	duct_free(p);
-	duct_free(c);
-}
-
-
 /* FRAME-5: each direction is independent: both sides send before either
  * reads. */
 static void io_send_both_directions(void **state)
@@ -650,7 +596,6 @@ int main(void)
 		cmocka_unit_test(io_recv_value_json),
 		cmocka_unit_test(io_set_serializer_custom),
 		cmocka_unit_test(io_send_recv_steady_state_no_alloc),
-		cmocka_unit_test(io_set_locking_no_interleave),
 		cmocka_unit_test(io_send_both_directions),
 		cmocka_unit_test(io_recv_many_in_order),
 	};
