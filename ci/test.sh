@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The project's test command: installs what is missing, builds, runs every
-# test (unit tests, the conformance suite against both shipped testees and
-# the mutants), then builds and runs them again under ASan+UBSan, then
+# test (unit, reliability and valgrind memcheck tests, the conformance suite
+# against both shipped testees and the mutants), then builds and runs them
+# again under ASan+UBSan, runs the thread tests under ThreadSanitizer, then
 # checks that an installed libduct can be found by CMake and by pkg-config.
 #
 #   ci/test.sh            everything (what CI runs)
-#   ci/test.sh --no-asan  skip the sanitizer pass (quicker local runs)
+#   ci/test.sh --no-asan  skip the sanitizer passes (quicker local runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,7 +15,7 @@ for arg in "$@"; do
 	case "$arg" in
 	--no-asan) asan=0 ;;
 	-h | --help)
-		sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -44,6 +45,14 @@ if [ "$asan" = 1 ]; then
 	# The mutants are Python testees: the sanitizers would add nothing.
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --test-dir build/asan --output-on-failure -j"$jobs" -LE mutants
+
+	step "thread tests under ThreadSanitizer"
+	cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDUCT_TSAN=ON
+	cmake --build build/tsan -j"$jobs" --target test_threads test_load
+	# setarch -R: gcc 12's TSan cannot map its shadow under a kernel's
+	# full mmap randomisation (vm.mmap_rnd_bits=32).
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+		setarch "$(uname -m)" -R ctest --test-dir build/tsan --output-on-failure -L threads
 fi
 
 step "install, then build a consumer with find_package and with pkg-config"
