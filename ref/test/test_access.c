@@ -162,16 +162,6 @@ static void parent_talks(duct *p, struct child ch, long uid)
 	assert_status(DUCT_OK, r.send_rc);
 }
 
-static duct *bound_parent(const char *address)
-{
-	int err = 0;
-	duct *p = duct_parent_new(address, &err);
-	assert_non_null(p);
-	assert_status(DUCT_OK, duct_bind(p));
-	assert_non_null(duct_address(p));
-	return p;
-}
-
 /* SEC-2, ADDR-3, LIFE-5: the parent's own path ("unix:") is in a fresh
  * 0700 directory of the parent's user, so even with umask 0 (a socket file
  * anybody may write) a child running as another user cannot reach the
@@ -183,7 +173,7 @@ static void access_private_dir_other_user(void **state)
 	(void)state;
 	struct passwd nobody = nobody_or_skip();
 	mode_t old_mask = umask(0);
-	duct *p = bound_parent("unix:");
+	duct *p = tu_bound_parent("unix:");
 	umask(old_mask);
 	char addr[300], dir[300];
 	snprintf(addr, sizeof addr, "%s", duct_address(p));
@@ -337,7 +327,7 @@ static int sockname_port(const struct sockaddr_storage *ss)
 static void access_tcp_default_loopback(void **state)
 {
 	(void)state;
-	duct *p = bound_parent("tcp:");
+	duct *p = tu_bound_parent("tcp:");
 	struct sockaddr_storage ss = listener_sockname(p);
 	int port = sockname_port(&ss);
 	char want[80];
@@ -380,7 +370,7 @@ static void access_tcp_default_loopback(void **state)
 static void access_tcp_explicit_host(void **state)
 {
 	(void)state;
-	duct *p = bound_parent("tcp:0.0.0.0:0");
+	duct *p = tu_bound_parent("tcp:0.0.0.0:0");
 	struct sockaddr_storage ss = listener_sockname(p);
 	assert_int_equal(ss.ss_family, AF_INET);
 	assert_int_equal(((struct sockaddr_in *)&ss)->sin_addr.s_addr,
@@ -390,7 +380,7 @@ static void access_tcp_explicit_host(void **state)
 	assert_string_equal(duct_address(p), want);
 	duct_free(p);
 
-	p = bound_parent("tcp:127.0.0.1:0");
+	p = tu_bound_parent("tcp:127.0.0.1:0");
 	ss = listener_sockname(p);
 	assert_int_equal(ss.ss_family, AF_INET);
 	assert_int_equal(ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr),
@@ -423,7 +413,7 @@ static void access_peer_uid_unix_parent_only(void **state)
 {
 	(void)state;
 	int err = 0;
-	duct *t = bound_parent("tcp:");
+	duct *t = tu_bound_parent("tcp:");
 	assert_status(DUCT_EINVAL, duct_set_peer_uid(t, (long)getuid()));
 	assert_status(DUCT_OK, duct_set_peer_uid(t, -1));
 	duct *c = duct_child_new("unix:/nonexistent/s", &err);

@@ -21,16 +21,6 @@ static long elapsed_ms(const struct timespec *t0)
 	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
-static duct *bound_parent(const char *address)
-{
-	int err = 0;
-	duct *p = duct_parent_new(address, &err);
-	assert_non_null(p);
-	assert_status(DUCT_OK, duct_bind(p));
-	assert_non_null(duct_address(p));
-	return p;
-}
-
 static duct *child_of(const duct *p, int retries)
 {
 	int err = 0;
@@ -109,7 +99,7 @@ static void duct_parent_new_bad_addresses(void **state)
 static void duct_listen_unix_private_path(void **state)
 {
 	(void)state;
-	duct *p = bound_parent("unix:");
+	duct *p = tu_bound_parent("unix:");
 	const char *addr = duct_address(p);
 	assert_memory_equal(addr, "unix:", 5);
 	char path[200], dir[200];
@@ -144,7 +134,7 @@ static void duct_listen_unix_private_path(void **state)
 static void duct_listen_tcp_one_child(void **state)
 {
 	(void)state;
-	duct *p = bound_parent("tcp:");
+	duct *p = tu_bound_parent("tcp:");
 	const char *addr = duct_address(p);
 	assert_true(strncmp(addr, "tcp:127.0.0.1:", 14) == 0 ||
 		    strncmp(addr, "tcp:[::1]:", 10) == 0);
@@ -192,7 +182,7 @@ static void duct_listen_unix_given_path(void **state)
 	char dir[] = "/tmp/duct-test-XXXXXX", addr[100];
 	assert_non_null(mkdtemp(dir));
 	snprintf(addr, sizeof addr, "unix:%s/s", dir);
-	duct *p = bound_parent(addr);
+	duct *p = tu_bound_parent(addr);
 	assert_string_equal(duct_address(p), addr);
 	duct *c = child_of(p, 0);
 	connect_and_talk(p, c);
@@ -214,7 +204,7 @@ static void duct_bind_system_errors(void **state)
 	duct_free(p);
 
 	/* A path that is already taken is not silently replaced. */
-	duct *a = bound_parent("unix:");
+	duct *a = tu_bound_parent("unix:");
 	duct *b = duct_parent_new(duct_address(a), &err);
 	assert_status(duct_syserr(EADDRINUSE), duct_bind(b));
 	duct_free(b);
@@ -223,7 +213,7 @@ static void duct_bind_system_errors(void **state)
 	duct_free(c);
 	duct_free(a);
 
-	a = bound_parent("tcp:127.0.0.1:0");
+	a = tu_bound_parent("tcp:127.0.0.1:0");
 	b = duct_parent_new(duct_address(a), &err);
 	assert_status(duct_syserr(EADDRINUSE), duct_bind(b));
 	duct_free(b);
@@ -251,7 +241,7 @@ static void duct_bind_tmpdir(void **state)
 	char dir[] = "/tmp/duct-test-XXXXXX";
 	assert_non_null(mkdtemp(dir));
 	setenv("TMPDIR", dir, 1);
-	p = bound_parent("unix:");
+	p = tu_bound_parent("unix:");
 	assert_int_equal(strncmp(duct_address(p) + 5, dir, strlen(dir)), 0);
 	duct_free(p);
 	assert_int_equal(rmdir(dir), 0); /* nothing left inside */
@@ -339,7 +329,7 @@ static void duct_connect_retry_late_parent(void **state)
 static void duct_close_bound_parent(void **state)
 {
 	(void)state;
-	duct *p = bound_parent("unix:");
+	duct *p = tu_bound_parent("unix:");
 	char path[200];
 	snprintf(path, sizeof path, "%s", duct_address(p) + 5);
 	assert_status(DUCT_OK, duct_close(p));
@@ -356,7 +346,7 @@ static void duct_close_bound_parent(void **state)
 static void duct_listen_peer_uid(void **state)
 {
 	(void)state;
-	duct *p = bound_parent("unix:");
+	duct *p = tu_bound_parent("unix:");
 	assert_status(DUCT_EINVAL, duct_set_peer_uid(p, -2));
 	assert_status(DUCT_OK, duct_set_peer_uid(p, (long)getuid() + 1));
 	duct *c = child_of(p, 0);

@@ -85,14 +85,7 @@ static int lowest_free_fd(void)
  * hang. */
 static void connect_over(const char *address, duct **p, duct **c)
 {
-	int err;
-	*p = duct_parent_new(address, &err);
-	assert_non_null(*p);
-	assert_status(DUCT_OK, duct_bind(*p));
-	*c = duct_child_new(duct_address(*p), &err);
-	assert_non_null(*c);
-	assert_status(DUCT_OK, duct_connect(*c));
-	assert_status(DUCT_OK, duct_listen(*p, 5000));
+	tu_connect_over(address, p, c);
 	assert_status(DUCT_OK, duct_set_timeouts(*p, 10000, 10000));
 	assert_status(DUCT_OK, duct_set_timeouts(*c, 10000, 10000));
 }

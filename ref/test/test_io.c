@@ -33,32 +33,9 @@ static duct *raw_pair(int *raw)
 	return d;
 }
 
-/* A parent on address and its child, connected through a real listen. */
-static void connect_over(const char *address, duct **p, duct **c)
-{
-	int err;
-	*p = duct_parent_new(address, &err);
-	assert_non_null(*p);
-	assert_status(DUCT_OK, duct_bind(*p));
-	*c = duct_child_new(duct_address(*p), &err);
-	assert_non_null(*c);
-	assert_status(DUCT_OK, duct_connect(*c));
-	assert_status(DUCT_OK, duct_listen(*p, 5000));
-}
-
 static void raw_write(int fd, const void *p, size_t n)
 {
 	assert_int_equal(write(fd, p, n), (ssize_t)n);
-}
-
-static void expect_msg(duct *d, const void *want, size_t n)
-{
-	const void *m;
-	size_t len;
-	assert_status(DUCT_OK, duct_recv(d, &m, &len));
-	assert_int_equal(len, n);
-	if (n)
-		assert_memory_equal(m, want, n);
 }
 
 /* FRAME-1, FRAME-3: what duct_send puts on the wire, byte for byte. */
@@ -89,9 +66,9 @@ static void io_recv_messages_then_eof(void **state)
 	duct *d = raw_pair(&raw);
 	raw_write(raw, "\x54\0\0\0\3abc\x54\0\0\0\0\x54\0\0\0\1z", 19);
 	close(raw);
-	expect_msg(d, "abc", 3);
-	expect_msg(d, NULL, 0);
-	expect_msg(d, "z", 1);
+	tu_expect_msg(d, "abc", 3);
+	tu_expect_msg(d, NULL, 0);
+	tu_expect_msg(d, "z", 1);
 	const void *m;
 	size_t n;
 	assert_status(DUCT_EOF, duct_recv(d, &m, &n));
@@ -112,7 +89,7 @@ static void io_recv_truncated(void **state)
 		raw_write(raw, "\x54\0\0\0\1k", 6);
 		raw_write(raw, cuts[i], lens[i]);
 		close(raw);
-		expect_msg(d, "k", 1);
+		tu_expect_msg(d, "k", 1);
 		const void *m;
 		size_t n;
 		assert_status(DUCT_ETRUNCATED, duct_recv(d, &m, &n));
@@ -129,7 +106,7 @@ static void io_recv_bad_magic(void **state)
 	int raw;
 	duct *d = raw_pair(&raw);
 	raw_write(raw, "\x54\0\0\0\1kGET / HTTP/1.0\r\n", 22);
-	expect_msg(d, "k", 1);
+	tu_expect_msg(d, "k", 1);
 	const void *m;
 	size_t n;
 	assert_status(DUCT_EMAGIC, duct_recv(d, &m, &n));
@@ -162,7 +139,7 @@ static void io_recv_too_big(void **state)
 	d = raw_pair(&raw);
 	assert_status(DUCT_OK, duct_set_max_message(d, 3));
 	raw_write(raw, "\x54\0\0\0\3abc\x54\0\0\0\4abcd", 17);
-	expect_msg(d, "abc", 3);
+	tu_expect_msg(d, "abc", 3);
 	assert_status(DUCT_ETOOBIG, duct_recv(d, &m, &n));
 	duct_free(d);
 	close(raw);
@@ -185,9 +162,9 @@ static void io_recv_byte_at_a_time(void **state)
 		_exit(0);
 	}
 	close(raw);
-	expect_msg(d, "hello", 5);
-	expect_msg(d, NULL, 0);
-	expect_msg(d, "ok", 2);
+	tu_expect_msg(d, "hello", 5);
+	tu_expect_msg(d, NULL, 0);
+	tu_expect_msg(d, "ok", 2);
 	const void *m;
 	size_t n;
 	assert_status(DUCT_EOF, duct_recv(d, &m, &n));
@@ -245,7 +222,7 @@ static void io_send_16mib(void **state)
 	const char *addrs[] = {"unix:", "tcp:"};
 	for (int t = 0; t < 2; t++) {
 		duct *p, *c;
-		connect_over(addrs[t], &p, &c);
+		tu_connect_over(addrs[t], &p, &c);
 		struct bulk b = {c, 16u << 20, 2, DUCT_OK};
 		pthread_t th;
 		pthread_create(&th, NULL, bulk_sender, &b);
@@ -285,7 +262,7 @@ static void io_poll_outcomes(void **state)
 	raw_write(raw, "\0\1x", 3);
 	assert_int_equal(duct_poll(d, 0), 1);
 	assert_int_equal(duct_poll(d, 0), 1);
-	expect_msg(d, "x", 1);
+	tu_expect_msg(d, "x", 1);
 	assert_int_equal(duct_poll(d, 0), 0);
 	close(raw);
 	assert_int_equal(duct_poll(d, -1), 1);
@@ -299,10 +276,10 @@ static void io_poll_buffered_frames(void **state)
 	int raw;
 	duct *d = raw_pair(&raw);
 	raw_write(raw, "\x54\0\0\0\1a\x54\0\0\0\1b", 12);
-	expect_msg(d, "a", 1);
+	tu_expect_msg(d, "a", 1);
 	/* "b" is in libduct's buffer now, not in the socket. */
 	assert_int_equal(duct_poll(d, 0), 1);
-	expect_msg(d, "b", 1);
+	tu_expect_msg(d, "b", 1);
 	assert_int_equal(duct_poll(d, 0), 0);
 	duct_free(d);
 	close(raw);
@@ -325,7 +302,7 @@ static void io_recv_timeout_keeps_partial(void **state)
 	raw_write(raw, "\x54\0\0\0\4ab", 7);
 	assert_status(DUCT_ETIMEDOUT, duct_recv(d, &m, &n));
 	raw_write(raw, "cd", 2);
-	expect_msg(d, "abcd", 4);
+	tu_expect_msg(d, "abcd", 4);
 	duct_free(d);
 	close(raw);
 }
@@ -378,7 +355,7 @@ static void io_close_fork_no_shutdown(void **state)
 	}
 	waitpid(pid, NULL, 0);
 	assert_status(DUCT_OK, duct_send(p, "still", 5));
-	expect_msg(c, "still", 5);
+	tu_expect_msg(c, "still", 5);
 	pid = fork();
 	if (pid == 0) {
 		_exit(duct_shutdown(p) == DUCT_OK ? 0 : 1);
@@ -518,8 +495,8 @@ static void io_send_both_directions(void **state)
 		assert_status(DUCT_OK, duct_send(c, "up", 2));
 	}
 	for (int i = 0; i < 3; i++) {
-		expect_msg(c, "down", 4);
-		expect_msg(p, "up", 2);
+		tu_expect_msg(c, "down", 4);
+		tu_expect_msg(p, "up", 2);
 	}
 	duct_free(p);
 	duct_free(c);
@@ -552,7 +529,7 @@ static void io_recv_many_in_order(void **state)
 	const char *addrs[] = {"unix:", "tcp:"};
 	for (int t = 0; t < 2; t++) {
 		duct *p, *c;
-		connect_over(addrs[t], &p, &c);
+		tu_connect_over(addrs[t], &p, &c);
 		struct seq_sender s = {c, 100000, DUCT_OK};
 		pthread_t th;
 		pthread_create(&th, NULL, seq_send, &s);

@@ -629,19 +629,6 @@ static void load_tcp_both_ways(void **state)
 #define STALL_MS 400           /* the send timeout of both peers */
 #define STALL_BOUND_MS 10000   /* "bounded": generous, for slow builds */
 
-/* A parent on address and its child, connected through a real listen. */
-static void connect_over(const char *address, duct **p, duct **c)
-{
-	int err;
-	*p = duct_parent_new(address, &err);
-	assert_non_null(*p);
-	assert_status(DUCT_OK, duct_bind(*p));
-	*c = duct_child_new(duct_address(*p), &err);
-	assert_non_null(*c);
-	assert_status(DUCT_OK, duct_connect(*c));
-	assert_status(DUCT_OK, duct_listen(*p, 5000));
-}
-
 struct big_send {
 	duct *d;
 	const uint8_t *buf;
@@ -708,7 +695,7 @@ static void time3_stalled_peers_time_out(void **state)
 	make_msg(up, BIG, 0, KEY_UP);
 	for (int t = 0; t < 2; t++) {
 		duct *p, *c;
-		connect_over(addrs[t], &p, &c);
+		tu_connect_over(addrs[t], &p, &c);
 		assert_status(DUCT_OK,
 			      duct_set_timeouts(p, STALL_MS, STALL_MS));
 		assert_status(DUCT_OK,
@@ -754,7 +741,7 @@ static void time3_receivers_keep_both_ways_moving(void **state)
 	make_msg(up, BIG, 0, KEY_UP);
 	for (int t = 0; t < 2; t++) {
 		duct *p, *c;
-		connect_over(addrs[t], &p, &c);
+		tu_connect_over(addrs[t], &p, &c);
 		assert_status(DUCT_OK, duct_set_timeouts(p, STALL_MS, 5000));
 		assert_status(DUCT_OK, duct_set_timeouts(c, STALL_MS, 5000));
 		assert_status(DUCT_OK, duct_set_locking(p, 1));

@@ -116,16 +116,6 @@ static void assert_fd_count(int before, const char *after_what)
 	fail_msg("file descriptors leaked (or lost) by %s", after_what);
 }
 
-static duct *bound_parent(const char *address)
-{
-	int err = 0;
-	duct *p = duct_parent_new(address, &err);
-	assert_non_null(p);
-	assert_status(DUCT_OK, duct_bind(p));
-	assert_non_null(duct_address(p));
-	return p;
-}
-
 static duct *child_of(const char *address)
 {
 	int err = 0;
@@ -138,29 +128,19 @@ static duct *child_of(const char *address)
 /* A parent on address and its child, connected through a real listen. */
 static void connect_over(const char *address, duct **p, duct **c)
 {
-	*p = bound_parent(address);
+	*p = tu_bound_parent(address);
 	*c = child_of(duct_address(*p));
 	assert_status(DUCT_OK, duct_connect(*c));
 	assert_status(DUCT_OK, duct_listen(*p, 5000));
-}
-
-static void expect_msg(duct *d, const void *want, size_t n)
-{
-	const void *m;
-	size_t len;
-	assert_status(DUCT_OK, duct_recv(d, &m, &len));
-	assert_int_equal(len, n);
-	if (n)
-		assert_memory_equal(m, want, n);
 }
 
 /* One message each way. */
 static void talk(duct *a, duct *b)
 {
 	assert_status(DUCT_OK, duct_send(a, "ping", 4));
-	expect_msg(b, "ping", 4);
+	tu_expect_msg(b, "ping", 4);
 	assert_status(DUCT_OK, duct_send(b, "pong!", 5));
-	expect_msg(a, "pong!", 5);
+	tu_expect_msg(a, "pong!", 5);
 }
 
 static void write_all(int fd, const void *buf, size_t n)
@@ -359,7 +339,7 @@ static void res_fds_real_child_cycles(void **state)
 	int n = under_valgrind() ? 5 : 50;
 	for (int a = 0; a < 2; a++) {
 		for (int i = 0; i < n; i++) {
-			duct *p = bound_parent(addrs[a]);
+			duct *p = tu_bound_parent(addrs[a]);
 			pid_t pid = spawn_demo_child(duct_address(p));
 			assert_status(DUCT_OK, duct_listen(p, 20000));
 			char msg[32];
@@ -421,10 +401,10 @@ static void error_paths_once(void)
 	char addr[300];
 
 	/* LIFE-2: nobody came. */
-	duct *p = bound_parent("unix:");
+	duct *p = tu_bound_parent("unix:");
 	assert_status(DUCT_ETIMEDOUT, duct_listen(p, 0));
 	duct_free(p);
-	p = bound_parent("tcp:");
+	p = tu_bound_parent("tcp:");
 	assert_status(DUCT_ETIMEDOUT, duct_listen(p, 1));
 	duct_free(p);
 
@@ -432,7 +412,7 @@ static void error_paths_once(void)
 	duct *c = child_of("unix:/nonexistent-duct-res/duct.sock");
 	assert_status(DUCT_ECONNECT, duct_connect(c));
 	duct_free(c);
-	p = bound_parent("tcp:127.0.0.1:0");
+	p = tu_bound_parent("tcp:127.0.0.1:0");
 	snprintf(addr, sizeof addr, "%s", duct_address(p));
 	duct_free(p);
 	c = child_of(addr);
@@ -441,7 +421,7 @@ static void error_paths_once(void)
 	duct_free(c);
 
 	/* SEC-5: a child of the wrong uid is dropped; then both freed. */
-	p = bound_parent("unix:");
+	p = tu_bound_parent("unix:");
 	assert_status(DUCT_OK, duct_set_peer_uid(p, (long)getuid() + 1));
 	c = child_of(duct_address(p));
 	assert_status(DUCT_OK, duct_connect(c));
@@ -454,11 +434,11 @@ static void error_paths_once(void)
 	 * TCP), a duct bound twice (LIFE-4). */
 	assert_status(duct_syserr(ENOENT),
 		      bind_and_free("unix:/nonexistent-duct-res/duct.sock"));
-	p = bound_parent("unix:");
+	p = tu_bound_parent("unix:");
 	assert_status(duct_syserr(EADDRINUSE), bind_and_free(duct_address(p)));
 	assert_status(DUCT_ESTATE, duct_bind(p));
 	duct_free(p);
-	p = bound_parent("tcp:127.0.0.1:0");
+	p = tu_bound_parent("tcp:127.0.0.1:0");
 	assert_status(duct_syserr(EADDRINUSE), bind_and_free(duct_address(p)));
 	duct_free(p);
 	p = duct_parent_new("tcp:no-such-host.invalid:0", &err);
@@ -467,7 +447,7 @@ static void error_paths_once(void)
 
 	/* CLOSE-1: close, then free: bound parent, connected parent and
 	 * child, both ends of a pair. */
-	p = bound_parent("unix:");
+	p = tu_bound_parent("unix:");
 	assert_status(DUCT_OK, duct_close(p));
 	assert_status(DUCT_OK, duct_close(p));
 	duct_free(p);
@@ -642,8 +622,8 @@ static void res_cloexec_exec_probe(void **state)
 	(void)state;
 	duct *d[10];
 	int k = 0, fds[16], nfds = 0;
-	d[k++] = bound_parent("unix:");
-	d[k++] = bound_parent("tcp:");
+	d[k++] = tu_bound_parent("unix:");
+	d[k++] = tu_bound_parent("tcp:");
 	connect_over("unix:", &d[k], &d[k + 1]);
 	k += 2;
 	connect_over("tcp:", &d[k], &d[k + 1]);
@@ -760,7 +740,7 @@ static void limit_restore(const struct rlimit *old)
 static void end_parent(const char *address, enum ending how)
 {
 	int given = strcmp(address, "unix:") != 0;
-	duct *p = bound_parent(address), *c = NULL;
+	duct *p = tu_bound_parent(address), *c = NULL;
 	struct where w;
 	where_is(p, &w, !given);
 	assert_true(duct_listener_fileno(p) >= 0);
@@ -894,7 +874,7 @@ static void res_unix_path_fork_copy(void **state)
 	for (int a = 0; a < 2; a++) {
 		for (int how = 0; how < 3; how++) {
 			for (int i = 0; i < n; i++) {
-				duct *p = bound_parent(addrs[a]);
+				duct *p = tu_bound_parent(addrs[a]);
 				struct where w;
 				where_is(p, &w, a == 0);
 				fflush(NULL);

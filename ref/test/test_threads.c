@@ -163,14 +163,7 @@ static void connect_pair(int t, duct **p, duct **c)
 		assert_status(DUCT_OK, duct_pair(p, c));
 		return;
 	}
-	int err = 0;
-	*p = duct_parent_new(t == 1 ? "unix:" : "tcp:", &err);
-	assert_non_null(*p);
-	assert_status(DUCT_OK, duct_bind(*p));
-	*c = duct_child_new(duct_address(*p), &err);
-	assert_non_null(*c);
-	assert_status(DUCT_OK, duct_connect(*c));
-	assert_status(DUCT_OK, duct_listen(*p, 5000));
+	tu_connect_over(t == 1 ? "unix:" : "tcp:", p, c);
 }
 
 static const char *transport_name[] = {"socketpair", "unix:", "tcp:"};

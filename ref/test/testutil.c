@@ -14,6 +14,36 @@ void tu_assert_status(int expected, int actual, const char *expr,
 	fail_msg("status mismatch");
 }
 
+duct *tu_bound_parent(const char *address)
+{
+	int err = 0;
+	duct *p = duct_parent_new(address, &err);
+	assert_non_null(p);
+	assert_status(DUCT_OK, duct_bind(p));
+	assert_non_null(duct_address(p));
+	return p;
+}
+
+void tu_connect_over(const char *address, duct **p, duct **c)
+{
+	int err = 0;
+	*p = tu_bound_parent(address);
+	*c = duct_child_new(duct_address(*p), &err);
+	assert_non_null(*c);
+	assert_status(DUCT_OK, duct_connect(*c));
+	assert_status(DUCT_OK, duct_listen(*p, 5000));
+}
+
+void tu_expect_msg(duct *d, const void *want, size_t n)
+{
+	const void *m;
+	size_t len;
+	assert_status(DUCT_OK, duct_recv(d, &m, &len));
+	assert_int_equal(len, n);
+	if (n)
+		assert_memory_equal(m, want, n);
+}
+
 size_t tu_allocs;
 size_t tu_alloc_bytes;
 long tu_fail_after = -1;

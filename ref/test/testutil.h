@@ -17,6 +17,14 @@
 void tu_assert_status(int expected, int actual, const char *expr,
 		      const char *file, int line);
 
+/* A parent bound to address ("unix:", "tcp:", ...), not yet listening. */
+duct *tu_bound_parent(const char *address);
+/* A parent on address and its child, connected through a real listen. */
+void tu_connect_over(const char *address, duct **p, duct **c);
+
+/* Receives one message from d and checks it is want[0..n). */
+void tu_expect_msg(duct *d, const void *want, size_t n);
+
 /* Counting allocator.  tu_alloc_install() resets the counters. */
 extern size_t tu_allocs;       /* malloc + realloc calls */
 extern size_t tu_alloc_bytes;  /* largest single request */
