@@ -110,8 +110,8 @@ static int send_frame(duct *d, const void *buf, size_t len)
 	if (d->fd < 0 || d->send_broken)
 		return DUCT_ESTATE;
 	/* Room for a small payload after its header: the copy costs less
-	 * than sendmsg() does over send() (pinned 64 B streaming went from
-	 * 0.81 to 1.00 of the raw socket; bench/README.md). */
+	 * than sendmsg() does over send() (pinned Unix 64 B streaming went
+	 * from 0.74 to 0.92-0.99 of the raw socket; bench/README.md). */
 	uint8_t hdr[DUCT_HEADER_SIZE + DUCT__SMALL];
 	duct_frame_header(hdr, (uint32_t)len);
 	/* SEND-2: header and payload leave in one call. */
@@ -287,9 +287,8 @@ int duct_poll(duct *d, int timeout_ms)
 	if (d->fd < 0)
 		return DUCT_ESTATE;
 	/* POLL-1: buffered bytes (or a known bad stream) mean recv will not
-	 * wait for the socket. */
-	/* A receiving thread moves both, so look only when it is not; while
-	 * it is, the socket is what there is to wait on (POLL-2: a poll never
+	 * wait for the socket.  A receiving thread moves both, so look only
+	 * when none is; while one is, wait on the socket (POLL-2: a poll never
 	 * waits behind a blocked receive). */
 	int ready = 0;
 	if (!d->locking || pthread_mutex_trylock(&d->recv_mu) == 0) {
