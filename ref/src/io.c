@@ -72,9 +72,13 @@ static int write_frames(duct *d, struct msghdr *msg, const duct_iov *msgs,
 				e = EAGAIN;
 			}
 			*done += i;
-			/* SEND-5: a frame cut short leaves the stream unframed. */
-			if (left < DUCT_HEADER_SIZE + msgs[i].len)
+			/* SEND-5: a frame cut short leaves the stream unframed;
+			 * the peer learns it now (RECV-3), not at its timeout,
+			 * and our receiving direction stays usable. */
+			if (left < DUCT_HEADER_SIZE + msgs[i].len) {
 				d->send_broken = 1;
+				shutdown(d->fd, SHUT_WR);
+			}
 			if (e == EAGAIN || e == EWOULDBLOCK)
 				return DUCT_ETIMEDOUT;
 			if (e == EPIPE || e == ECONNRESET)

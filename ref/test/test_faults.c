@@ -906,8 +906,9 @@ static void faults_slow_reader(void **state)
 
 /* TIME-1, SEND-5, RECV-3: a reader that never reads makes send time out,
  * after the timeout and not before; a frame cut short forbids further
- * sends on that stream, and the reader, once the sender is gone, sees the
- * cut frame as a close mid-message.  Over a socketpair, Unix and TCP. */
+ * sends on that stream and shuts down the sending direction, so the reader
+ * sees the cut frame as a close mid-message while the sender lives, and
+ * can still send to it.  Over a socketpair, Unix and TCP. */
 static void faults_send_timeout_stalled_reader(void **state)
 {
 	(void)state;
@@ -928,10 +929,12 @@ static void faults_send_timeout_stalled_reader(void **state)
 		long ms = elapsed_ms(&t0);
 		assert_true(ms >= 90 && ms < 5000);
 		assert_status(DUCT_ESTATE, duct_send(s, "x", 1));
-		duct_free(s);
 		const void *m;
 		size_t n;
 		assert_status(DUCT_ETRUNCATED, duct_recv(r, &m, &n));
+		assert_status(DUCT_OK, duct_send(r, "back", 4));
+		tu_expect_msg(s, "back", 4);
+		duct_free(s);
 		duct_free(r);
 	}
 	free(p);

@@ -122,7 +122,11 @@ class Duct:
         try:
             sock.sendall(struct.pack('>BI', MAGIC, len(payload)) + payload)
         except socket.timeout:
-            self.send_broken = True
+            self.send_broken = True      # SEND-5: and let the peer see the cut frame now
+            try:
+                sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
             raise DuctError('timeout', 'send timed out')
         except (BrokenPipeError, ConnectionResetError) as e:
             raise DuctError('pipe', str(e))
