@@ -890,8 +890,10 @@ static void faults_slow_reader(void **state)
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		assert_status(DUCT_OK, duct_send(p, buf, big));
 		long ms = elapsed_ms(&t0);
-		/* It had to wait for the reader: far more than the buffers hold. */
-		assert_true(ms >= (long)(big >> 20) * 10);
+		/* It had to wait for the reader: 16 MiB is far more than the
+		 * buffers hold (TCP's may take most of valgrind's 4 MiB). */
+		if (big == 16u << 20)
+			assert_true(ms >= (long)(big >> 20) * 10);
 		const void *m;
 		size_t n;
 		assert_status(DUCT_OK, duct_recv(p, &m, &n));
