@@ -37,22 +37,6 @@ ssize_t read(int fd, void *buf, size_t n)
 	return real(fd, buf, n);
 }
 
-/* A duct on one end of a socketpair, the raw fd on the other. */
-static duct *raw_pair(int *raw)
-{
-	int sv[2], err;
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	duct *d = duct_from_fd(sv[1], &err);
-	assert_non_null(d);
-	*raw = sv[0];
-	return d;
-}
-
-static void raw_write(int fd, const void *p, size_t n)
-{
-	assert_int_equal(write(fd, p, n), (ssize_t)n);
-}
-
 /* Reads exactly n bytes (loops: one read is not "got n bytes"). */
 static void raw_read(int fd, void *p, size_t n)
 {
@@ -99,7 +83,7 @@ static void batch_send_many_wire_bytes(void **state)
 	uint8_t bufs[N][32];
 	fill_msgs(m, bufs, N);
 	int ra, rb;
-	duct *a = raw_pair(&ra), *b = raw_pair(&rb);
+	duct *a = tu_raw_pair(&ra), *b = tu_raw_pair(&rb);
 	size_t sent = 99, total = 0;
 	assert_status(DUCT_OK, duct_send_many(a, m, N, &sent));
 	assert_int_equal(sent, N);
@@ -162,7 +146,7 @@ static void batch_send_many_empty(void **state)
 {
 	(void)state;
 	int raw;
-	duct *d = raw_pair(&raw);
+	duct *d = tu_raw_pair(&raw);
 	size_t sent = 99;
 	assert_status(DUCT_OK, duct_send_many(d, NULL, 0, &sent));
 	assert_int_equal(sent, 0);
@@ -182,7 +166,7 @@ static void batch_send_many_einval(void **state)
 {
 	(void)state;
 	int raw;
-	duct *d = raw_pair(&raw);
+	duct *d = tu_raw_pair(&raw);
 	assert_status(DUCT_OK, duct_set_timeouts(d, 200, 200));
 	size_t sent = 99;
 	assert_status(DUCT_EINVAL, duct_send_many(d, NULL, 3, &sent));
@@ -247,7 +231,7 @@ static void batch_send_many_timeout_between_frames(void **state)
 {
 	(void)state;
 	int raw;
-	duct *d = raw_pair(&raw);
+	duct *d = tu_raw_pair(&raw);
 	assert_status(DUCT_OK, duct_set_timeouts(d, 100, 100));
 	size_t filler = fill_socket(d);
 	duct_iov m[2] = {{"a", 1}, {"bc", 2}};
@@ -272,7 +256,7 @@ static void batch_send_many_timeout_mid_frame(void **state)
 {
 	(void)state;
 	int raw;
-	duct *d = raw_pair(&raw);
+	duct *d = tu_raw_pair(&raw);
 	assert_status(DUCT_OK, duct_set_timeouts(d, 100, 100));
 	size_t big = 8u << 20;
 	uint8_t *p = calloc(1, big);
@@ -299,7 +283,7 @@ static void batch_recv_many_drains_buffered(void **state)
 	uint8_t bufs[N][32];
 	fill_msgs(m, bufs, N);
 	int raw;
-	duct *d = raw_pair(&raw);
+	duct *d = tu_raw_pair(&raw);
 	duct *s;
 	int sv[2];
 	/* Build the stream with a second duct, then write it in one go. */
@@ -311,7 +295,7 @@ static void batch_recv_many_drains_buffered(void **state)
 	for (size_t i = 0; i < N; i++)
 		len += DUCT_HEADER_SIZE + msg_len(i);
 	raw_read(sv[1], stream, len);
-	raw_write(raw, stream, len);
+	tu_raw_write(raw, stream, len);
 	duct_iov got[N + 5];
 	size_t n = 0;
 	read_calls = 0;
@@ -335,8 +319,8 @@ static void batch_recv_many_max(void **state)
 {
 	(void)state;
 	int raw;
-	duct *d = raw_pair(&raw);
-	raw_write(raw, "\x54\0\0\0\1a\x54\0\0\0\1b\x54\0\0\0\1c\x54\0\0\0\1d"
+	duct *d = tu_raw_pair(&raw);
+	tu_raw_write(raw, "\x54\0\0\0\1a\x54\0\0\0\1b\x54\0\0\0\1c\x54\0\0\0\1d"
 		       "\x54\0\0\0\1e\x54\0\0\0\0\x54\0\0\0\1g", 41);
 	duct_iov got[3];
 	size_t n;
@@ -366,8 +350,8 @@ static void batch_recv_many_einval(void **state)
 {
 	(void)state;
 	int raw;
-	duct *d = raw_pair(&raw);
-	raw_write(raw, "\x54\0\0\0\1a", 6);
+	duct *d = tu_raw_pair(&raw);
+	tu_raw_write(raw, "\x54\0\0\0\1a", 6);
 	duct_iov got[2];
 	size_t n = 99;
 	assert_status(DUCT_EINVAL, duct_recv_many(d, got, 0, &n));
@@ -389,8 +373,8 @@ static void batch_recv_many_then_bad_magic(void **state)
 {
 	(void)state;
 	int raw;
-	duct *d = raw_pair(&raw);
-	raw_write(raw, "\x54\0\0\0\1a\x54\0\0\0\1bGET / HTTP/1.0\r\n", 28);
+	duct *d = tu_raw_pair(&raw);
+	tu_raw_write(raw, "\x54\0\0\0\1a\x54\0\0\0\1bGET / HTTP/1.0\r\n", 28);
 	duct_iov got[8];
 	size_t n;
 	assert_status(DUCT_OK, duct_recv_many(d, got, 8, &n));
@@ -418,8 +402,8 @@ static void batch_recv_many_then_close(void **state)
 	(void)state;
 	for (int cut = 0; cut < 2; cut++) {
 		int raw;
-		duct *d = raw_pair(&raw);
-		raw_write(raw, "\x54\0\0\0\1a\x54\0\0\0\2bc\x54\0\0", cut ? 16 : 13);
+		duct *d = tu_raw_pair(&raw);
+		tu_raw_write(raw, "\x54\0\0\0\1a\x54\0\0\0\2bc\x54\0\0", cut ? 16 : 13);
 		close(raw);
 		duct_iov got[8];
 		size_t n;
@@ -439,15 +423,15 @@ static void batch_recv_many_timeout(void **state)
 {
 	(void)state;
 	int raw;
-	duct *d = raw_pair(&raw);
+	duct *d = tu_raw_pair(&raw);
 	assert_status(DUCT_OK, duct_set_timeouts(d, 1000, 50));
 	duct_iov got[4];
 	size_t n = 99;
 	assert_status(DUCT_ETIMEDOUT, duct_recv_many(d, got, 4, &n));
 	assert_int_equal(n, 0);
-	raw_write(raw, "\x54\0\0\0\3a", 6);
+	tu_raw_write(raw, "\x54\0\0\0\3a", 6);
 	assert_status(DUCT_ETIMEDOUT, duct_recv_many(d, got, 4, &n));
-	raw_write(raw, "bc\x54\0\0\0\1d", 8);
+	tu_raw_write(raw, "bc\x54\0\0\0\1d", 8);
 	assert_status(DUCT_OK, duct_recv_many(d, got, 4, &n));
 	assert_int_equal(n, 2);
 	assert_memory_equal(got[0].base, "abc", 3);
@@ -462,8 +446,8 @@ static void batch_recv_many_enomem(void **state)
 {
 	(void)state;
 	int raw;
-	duct *d = raw_pair(&raw);
-	raw_write(raw, "\x54\0\0\0\1a", 6);
+	duct *d = tu_raw_pair(&raw);
+	tu_raw_write(raw, "\x54\0\0\0\1a", 6);
 	duct_iov got[2];
 	size_t n = 99;
 	tu_alloc_install();

@@ -22,28 +22,12 @@ static long elapsed_ms(const struct timespec *t0)
 	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
-/* A duct on one end of a socketpair (LIFE-7), the raw fd on the other. */
-static duct *raw_pair(int *raw)
-{
-	int sv[2], err;
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	duct *d = duct_from_fd(sv[1], &err);
-	assert_non_null(d);
-	*raw = sv[0];
-	return d;
-}
-
-static void raw_write(int fd, const void *p, size_t n)
-{
-	assert_int_equal(write(fd, p, n), (ssize_t)n);
-}
-
 /* FRAME-1, FRAME-3: what duct_send puts on the wire, byte for byte. */
 static void io_send_wire_bytes(void **state)
 {
 	(void)state;
 	int raw;
-	duct *d = raw_pair(&raw);
+	duct *d = tu_raw_pair(&raw);
 	assert_status(DUCT_OK, duct_send(d, "hi", 2));
 	assert_status(DUCT_OK, duct_send(d, NULL, 0));
 	uint8_t got[12];
@@ -63,8 +47,8 @@ static void io_recv_messages_then_eof(void **state)
 {
 	(void)state;
 	int raw;
-	duct *d = raw_pair(&raw);
-	raw_write(raw, "\x54\0\0\0\3abc\x54\0\0\0\0\x54\0\0\0\1z", 19);
+	duct *d = tu_raw_pair(&raw);
+	tu_raw_write(raw, "\x54\0\0\0\3abc\x54\0\0\0\0\x54\0\0\0\1z", 19);
 	close(raw);
 	tu_expect_msg(d, "abc", 3);
 	tu_expect_msg(d, NULL, 0);
@@ -85,9 +69,9 @@ static void io_recv_truncated(void **state)
 	const size_t lens[] = {1, 3, 5, 7};
 	for (size_t i = 0; i < 4; i++) {
 		int raw;
-		duct *d = raw_pair(&raw);
-		raw_write(raw, "\x54\0\0\0\1k", 6);
-		raw_write(raw, cuts[i], lens[i]);
+		duct *d = tu_raw_pair(&raw);
+		tu_raw_write(raw, "\x54\0\0\0\1k", 6);
+		tu_raw_write(raw, cuts[i], lens[i]);
 		close(raw);
 		tu_expect_msg(d, "k", 1);
 		const void *m;
@@ -104,8 +88,8 @@ static void io_recv_bad_magic(void **state)
 {
 	(void)state;
 	int raw;
-	duct *d = raw_pair(&raw);
-	raw_write(raw, "\x54\0\0\0\1kGET / HTTP/1.0\r\n", 22);
+	duct *d = tu_raw_pair(&raw);
+	tu_raw_write(raw, "\x54\0\0\0\1kGET / HTTP/1.0\r\n", 22);
 	tu_expect_msg(d, "k", 1);
 	const void *m;
 	size_t n;
@@ -125,9 +109,9 @@ static void io_recv_too_big(void **state)
 {
 	(void)state;
 	int raw;
-	duct *d = raw_pair(&raw);
+	duct *d = tu_raw_pair(&raw);
 	tu_alloc_install();
-	raw_write(raw, "\x54\xff\xff\xff\xff", 5);
+	tu_raw_write(raw, "\x54\xff\xff\xff\xff", 5);
 	const void *m;
 	size_t n;
 	assert_status(DUCT_ETOOBIG, duct_recv(d, &m, &n));
@@ -136,9 +120,9 @@ static void io_recv_too_big(void **state)
 	duct_free(d);
 	close(raw);
 
-	d = raw_pair(&raw);
+	d = tu_raw_pair(&raw);
 	assert_status(DUCT_OK, duct_set_max_message(d, 3));
-	raw_write(raw, "\x54\0\0\0\3abc\x54\0\0\0\4abcd", 17);
+	tu_raw_write(raw, "\x54\0\0\0\3abc\x54\0\0\0\4abcd", 17);
 	tu_expect_msg(d, "abc", 3);
 	assert_status(DUCT_ETOOBIG, duct_recv(d, &m, &n));
 	duct_free(d);
@@ -150,7 +134,7 @@ static void io_recv_byte_at_a_time(void **state)
 {
 	(void)state;
 	int raw;
-	duct *d = raw_pair(&raw);
+	duct *d = tu_raw_pair(&raw);
 	static const uint8_t stream[] = "\x54\0\0\0\5hello\x54\0\0\0\0\x54\0\0\0\2ok";
 	pid_t pid = fork();
 	if (pid == 0) {
@@ -247,7 +231,7 @@ static void io_poll_outcomes(void **state)
 {
 	(void)state;
 	int raw;
-	duct *d = raw_pair(&raw);
+	duct *d = tu_raw_pair(&raw);
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int i = 0; i < 100; i++)
@@ -257,9 +241,9 @@ static void io_poll_outcomes(void **state)
 	assert_int_equal(duct_poll(d, 200), 0);
 	long ms = elapsed_ms(&t0);
 	assert_true(ms >= 200 && ms < 3000);
-	raw_write(raw, "\x54\0\0", 3); /* part of a header */
+	tu_raw_write(raw, "\x54\0\0", 3); /* part of a header */
 	assert_int_equal(duct_poll(d, 1000), 1);
-	raw_write(raw, "\0\1x", 3);
+	tu_raw_write(raw, "\0\1x", 3);
 	assert_int_equal(duct_poll(d, 0), 1);
 	assert_int_equal(duct_poll(d, 0), 1);
 	tu_expect_msg(d, "x", 1);
@@ -274,8 +258,8 @@ static void io_poll_buffered_frames(void **state)
 {
 	(void)state;
 	int raw;
-	duct *d = raw_pair(&raw);
-	raw_write(raw, "\x54\0\0\0\1a\x54\0\0\0\1b", 12);
+	duct *d = tu_raw_pair(&raw);
+	tu_raw_write(raw, "\x54\0\0\0\1a\x54\0\0\0\1b", 12);
 	tu_expect_msg(d, "a", 1);
 	/* "b" is in libduct's buffer now, not in the socket. */
 	assert_int_equal(duct_poll(d, 0), 1);
@@ -290,7 +274,7 @@ static void io_recv_timeout_keeps_partial(void **state)
 {
 	(void)state;
 	int raw;
-	duct *d = raw_pair(&raw);
+	duct *d = tu_raw_pair(&raw);
 	assert_status(DUCT_OK, duct_set_timeouts(d, 1000, 100));
 	const void *m;
 	size_t n;
@@ -299,9 +283,9 @@ static void io_recv_timeout_keeps_partial(void **state)
 	assert_status(DUCT_ETIMEDOUT, duct_recv(d, &m, &n));
 	long ms = elapsed_ms(&t0);
 	assert_true(ms >= 90 && ms < 3000);
-	raw_write(raw, "\x54\0\0\0\4ab", 7);
+	tu_raw_write(raw, "\x54\0\0\0\4ab", 7);
 	assert_status(DUCT_ETIMEDOUT, duct_recv(d, &m, &n));
-	raw_write(raw, "cd", 2);
+	tu_raw_write(raw, "cd", 2);
 	tu_expect_msg(d, "abcd", 4);
 	duct_free(d);
 	close(raw);
@@ -314,7 +298,7 @@ static void io_send_too_large(void **state)
 	if (sizeof(size_t) <= 4)
 		skip();
 	int raw;
-	duct *d = raw_pair(&raw);
+	duct *d = tu_raw_pair(&raw);
 	static const char one = 'x';
 	assert_status(DUCT_EINVAL, duct_send(d, &one, (size_t)UINT32_MAX + 1));
 	assert_status(DUCT_OK, duct_send(d, &one, 1)); /* still framed */

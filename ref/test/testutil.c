@@ -2,6 +2,8 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 void tu_assert_status(int expected, int actual, const char *expr,
 		      const char *file, int line)
@@ -32,6 +34,21 @@ void tu_connect_over(const char *address, duct **p, duct **c)
 	assert_non_null(*c);
 	assert_status(DUCT_OK, duct_connect(*c));
 	assert_status(DUCT_OK, duct_listen(*p, 5000));
+}
+
+duct *tu_raw_pair(int *raw)
+{
+	int sv[2], err;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	duct *d = duct_from_fd(sv[1], &err);
+	assert_non_null(d);
+	*raw = sv[0];
+	return d;
+}
+
+void tu_raw_write(int fd, const void *p, size_t n)
+{
+	assert_int_equal(write(fd, p, n), (ssize_t)n);
 }
 
 void tu_expect_msg(duct *d, const void *want, size_t n)

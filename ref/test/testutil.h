@@ -22,6 +22,11 @@ duct *tu_bound_parent(const char *address);
 /* A parent on address and its child, connected through a real listen. */
 void tu_connect_over(const char *address, duct **p, duct **c);
 
+/* A duct on one end of a socketpair (LIFE-7), the raw fd in *raw. */
+duct *tu_raw_pair(int *raw);
+/* Writes p[0..n) onto fd in one write(), or fails. */
+void tu_raw_write(int fd, const void *p, size_t n);
+
 /* Receives one message from d and checks it is want[0..n). */
 void tu_expect_msg(duct *d, const void *want, size_t n);
 
