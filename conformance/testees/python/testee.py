@@ -10,15 +10,15 @@ recv-many COUNT, poll MS, echo-value, close, set-max N, set-timeout MS, quit.
 """
 import json, os, select, socket, struct, sys, tempfile, time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
+import testeekit as kit                                 # noqa: E402
+
 # ---- the duct (PROTOCOL.md v1) ---------------------------------------------
 
 MAGIC = 0x54                     # FRAME-1: 0x54, uint32 big-endian length, payload
 
 
-class DuctError(Exception):
-    def __init__(self, cls, text=''):
-        super().__init__(text)
-        self.cls = cls           # a TESTEE.md error class: eof, truncated, magic...
+DuctError = kit.Error           # carries a TESTEE.md error class: eof, truncated, magic...
 
 
 def dumps(value):                # JSON-1..5: the original's default serializer
@@ -192,117 +192,60 @@ class Duct:
         self.closed = True
 
 
-# ---- the testee contract (conformance/TESTEE.md v1) ------------------------
+# ---- the testee: the contract's mapping onto pyduct (conformance/testeekit.py)
 
-def fnv1a(data, h=0xCBF29CE484222325):
-    for b in data:
-        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-    return h
+class Pyduct(kit.Adapter):
+    name = 'pyduct-1.0'
 
-
-def pattern(length, seed):       # byte i is (7*i + seed) mod 256; period 256
-    return (bytes((7 * i + seed) % 256 for i in range(256)) * (length // 256 + 1))[:length]
-
-
-def seconds(ms):                 # poll/listen: negative waits forever
-    return None if ms < 0 else ms / 1000
-
-
-class Testee:
     def __init__(self):
         self.duct, self.max_len, self.timeout = None, 64 << 20, 30.0
 
-    def run(self, words):
-        cmd, args = words[0], words[1:]
-        num = lambda i: int(args[i])
-        if cmd == 'hello':
-            return 'ok 1 pyduct-1.0 max timeout'
-        if cmd == 'set-max':
-            if not 0 <= num(0) <= 0xFFFFFFFF:
-                raise DuctError('other', 'N must be 0 to 2^32-1')
-            self.max_len = num(0)
-            if self.duct:
-                self.duct.max_len = self.max_len
-            return 'ok'
-        if cmd == 'set-timeout':
-            self.timeout = num(0) / 1000 if num(0) > 0 else None
-            if self.duct:
-                self.duct.set_timeout(self.timeout)
-            return 'ok'
-        if cmd in ('parent', 'child'):
-            if self.duct:
-                raise DuctError('state', 'this testee already has a duct')
-            duct = Duct(self.max_len, self.timeout)
-            address = duct.bind(args[0]) if cmd == 'parent' else duct.connect(args[0])
-            self.duct = duct
-            return 'ok ' + address if cmd == 'parent' else 'ok'
-        if cmd not in COMMANDS:
-            return 'error unsupported unknown command ' + cmd
-        if not self.duct:
-            raise DuctError('state', 'no duct yet')
-        d = self.duct
-        if cmd == 'listen':
-            d.listen(seconds(num(0)))
-        elif cmd == 'send':
-            d.send(b'' if args[0] == '-' else bytes.fromhex(args[0]))
-        elif cmd == 'send-pattern':
-            d.send(pattern(num(0), num(1)))
-        elif cmd == 'send-many':
-            ramp, seed = bytes(range(256)) * 2, num(1)
-            for k in range(num(0)):
-                start = 31 * k % 256
-                d.send(ramp[start:start + (k + seed) % 61])
-        elif cmd == 'recv':
-            return 'ok ' + (d.recv().hex() or '-')
-        elif cmd == 'recv-digest':
-            payload = d.recv()
-            return 'ok %d %016x' % (len(payload), fnv1a(payload))
-        elif cmd == 'recv-many':
-            h = fnv1a(b'')
-            for k in range(num(0)):
-                try:
-                    payload = d.recv()
-                except DuctError as e:
-                    return 'error %s %d %s' % (e.cls, k, e)
-                h = fnv1a(payload, fnv1a(struct.pack('>I', len(payload)), h))
-            return 'ok %016x' % h
-        elif cmd == 'poll':
-            start = time.monotonic()
-            ready = d.poll(seconds(num(0)))
-            elapsed = int((time.monotonic() - start) * 1000)
-            return 'ok %s %d' % ('true' if ready else 'false', elapsed)
-        elif cmd == 'echo-value':
-            d.send(dumps(loads(d.recv())))
-        elif cmd == 'close':
-            d.close()
-        return 'ok'
+    def _made(self, duct, address):
+        self.duct = duct
+        return address
 
+    def parent(self, transport):
+        duct = Duct(self.max_len, self.timeout)
+        return self._made(duct, duct.bind(transport))
 
-COMMANDS = {'listen', 'send', 'send-pattern', 'send-many', 'recv', 'recv-digest',
-            'recv-many', 'poll', 'echo-value', 'close'}
+    def child(self, address):
+        duct = Duct(self.max_len, self.timeout)
+        return self._made(duct, duct.connect(address))
+
+    def set_max(self, n):
+        self.max_len = n
+        if self.duct:
+            self.duct.max_len = n
+
+    def set_timeout(self, seconds):
+        self.timeout = seconds
+        if self.duct:
+            self.duct.set_timeout(seconds)
+
+    def listen(self, timeout):
+        self.duct.listen(timeout)
+
+    def send(self, payload):
+        self.duct.send(payload)
+
+    def recv(self):
+        return self.duct.recv()
+
+    def poll(self, timeout):
+        return self.duct.poll(timeout)
+
+    def close(self):
+        self.duct.close()
+
+    def dumps(self, value):
+        return dumps(value)      # the module's, so that a mutant can replace it
+
+    def loads(self, payload):
+        return loads(payload)
 
 
 def main():
-    if sys.argv[1:]:
-        print(__doc__.strip())
-        return 0 if sys.argv[1:] == ['--help'] else 2
-    testee = Testee()
-    for line in iter(sys.stdin.readline, ''):
-        words = line.split()
-        if words == ['quit']:
-            break
-        try:
-            reply = testee.run(words) if words else 'error unsupported empty line'
-        except DuctError as e:
-            reply = ('error %s %s' % (e.cls, e)).strip()
-        except (IndexError, ValueError, TypeError) as e:
-            reply = 'error other bad arguments: %s' % e
-        except OSError as e:
-            reply = 'error other %s' % e
-        print(reply.replace('\n', ' '), flush=True)
-    if testee.duct:              # LIFE-3: no socket path outlives a quit before accept
-        testee.duct.close()
-    return 0
+    return kit.serve(Pyduct(), __doc__)
 
 
 if __name__ == '__main__':
