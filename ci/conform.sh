@@ -4,7 +4,8 @@
 #
 #   ci/conform.sh                         the reference testee (libduct)
 #   ci/conform.sh --testee 'CMD'          anyone's testee (conformance/TESTEE.md)
-#   ci/conform.sh --testee 'python3 conformance/testees/python/testee.py'
+#   ci/conform.sh --testee python         the shipped testees by name: libduct,
+#                                         python (pyduct), ductworks (the original)
 #
 # Every other option goes to duct-conform as is (--cases, --strict,
 # --junit FILE, --matrix BASE, ...: ci/conform.sh --help lists them).

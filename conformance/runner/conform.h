@@ -72,6 +72,7 @@ struct cx {
 	char *reply;         /* the last reply line */
 	char *stderr_path;
 	char features[128];
+	int unavailable;     /* it exited with status 77 (TESTEE.md section 1) */
 	/* the runner's end of the duct */
 	int sock;
 	int lsock;           /* a listener when the testee is the child */

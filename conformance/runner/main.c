@@ -18,11 +18,13 @@ static const char usage[] =
 	"\n"
 	"Runs the Ductworks conformance cases against a testee (an adapter\n"
 	"speaking conformance/TESTEE.md) over real Unix and TCP sockets.\n"
-	"Exit status: 0 if no MUST requirement failed, 1 otherwise, 2 on bad usage.\n"
+	"Exit status: 0 if no MUST requirement failed, 1 otherwise, 2 on bad usage,\n"
+	"77 if a testee says its implementation is not installed.\n"
 	"\n"
-	"  --testee CMD            the testee command (default: duct-testee beside\n"
-	"                          this program); NAME=CMD names it; repeat it with\n"
-	"                          --matrix to compare several\n"
+	"  --testee CMD            the testee command; NAME=CMD names it; the shipped\n"
+	"                          ones by name: libduct (the default), python,\n"
+	"                          ductworks (the original); repeat it with --matrix\n"
+	"                          to compare several\n"
 	"  --list                  list the cases and exit\n"
 	"  --cases PATTERN[,...]   run the cases whose id matches a glob pattern\n"
 	"  --transport unix|tcp    only this transport (default: both)\n"
@@ -109,8 +111,11 @@ static int applies(const conf_case *k, enum role role, enum transport tr, int fi
 	return 1;
 }
 
+/* Set when a testee exits 77 before hello: the run stops, exit status 77. */
+static char *unavailable;
+
 /* Runs one case in a fresh testee process. */
-static void run_case(const conf_case *k, const testee_def *t, enum role role,
+static void run_case(const conf_case *k, testee_def *t, enum role role,
 		     enum transport tr, double scale, result *out)
 {
 	cx c;
@@ -129,6 +134,19 @@ static void run_case(const conf_case *k, const testee_def *t, enum role role,
 		else if (strlen(c.reply) > 5)
 			snprintf(c.features, sizeof c.features, "%s", strchr(c.reply + 5, ' ') ?
 				 strchr(c.reply + 5, ' ') + 1 : "");
+		if (!t->hello)
+			t->hello = strdup(c.reply);
+	}
+	if (c.unavailable) {
+		/* Not a failure of the implementation: it is not there. */
+		char why[512] = "";
+		FILE *e = c.stderr_path ? fopen(c.stderr_path, "r") : NULL;
+		if (e && fgets(why, sizeof why, e))
+			why[strcspn(why, "\n")] = '\0';
+		if (e)
+			fclose(e);
+		asprintf(&unavailable, "duct-conform: testee %s is unavailable: %s", t->name,
+			 why[0] ? why : "it exited with status 77");
 	}
 	if (!cx_failed(&c) && (k->flags & CF_NO_SETUP || cx_connect(&c) == 0))
 		k->fn(&c, k->arg);
@@ -192,21 +210,31 @@ static void cleanup(void)
 		free(xf[i].id), free(xf[i].reason);
 	free(xf);
 	for (size_t t = 0; t < ntestees; t++)
-		free((char *)testees[t].name);
+		free(testees[t].name), free(testees[t].cmd), free(testees[t].hello);
+	free(unavailable);
 	free(testees);
 	cases_free(cases, ncases);
 }
 
-/* The default testee and vectors live beside the runner in the build tree. */
-static const char *default_testee(char *buf, size_t n)
+/* The shipped testees by short name (TESTEE.md): libduct's beside the
+ * runner in the build tree, the Python ones in the source tree. */
+static testee_def testee_named(const char *v)
 {
-	char self[PATH_MAX];
-	ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
-	if (len < 0)
-		return "duct-testee";
-	self[len] = '\0';
-	snprintf(buf, n, "%s/duct-testee", dirname(self));
-	return buf;
+	char self[PATH_MAX], *cmd = NULL;
+	if (!strcmp(v, "libduct")) {
+		ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+		self[len < 0 ? 0 : len] = '\0';
+		asprintf(&cmd, "%s%sduct-testee", len < 0 ? "" : dirname(self), len < 0 ? "" : "/");
+	} else if (!strcmp(v, "python") || !strcmp(v, "ductworks")) {
+		asprintf(&cmd, "python3 %s/conformance/testees/%s/testee.py", DUCT_SOURCE_DIR, v);
+	}
+	if (cmd)
+		return (testee_def){strdup(v), cmd, NULL};
+	/* NAME=CMD, or a bare CMD named by itself. */
+	const char *eq = strchr(v, '=');
+	int named = eq && eq > v && !memchr(v, ' ', (size_t)(eq - v));
+	return (testee_def){named ? strndup(v, (size_t)(eq - v)) : strdup(v),
+			    strdup(named ? eq + 1 : v), NULL};
 }
 
 int main(int argc, char **argv)
@@ -237,10 +265,7 @@ int main(int argc, char **argv)
 			return 2;
 		} else if (!strcmp(a, "--testee")) {
 			testees = realloc(testees, (ntestees + 1) * sizeof *testees);
-			const char *eq = strchr(v, '=');
-			int named = eq && eq > v && !memchr(v, ' ', (size_t)(eq - v));
-			testees[ntestees].name = named ? strndup(v, (size_t)(eq - v)) : strdup(v);
-			testees[ntestees++].cmd = named ? eq + 1 : v;
+			testees[ntestees++] = testee_named(v);
 		} else if (!strcmp(a, "--cases")) {
 			patterns = v;
 		} else if (!strcmp(a, "--transport") && (!strcmp(v, "unix") || !strcmp(v, "tcp"))) {
@@ -277,11 +302,9 @@ int main(int argc, char **argv)
 	}
 	if (xfail_path && load_xfails(xfail_path, &xf, &nxf) != 0)
 		return 2;
-	char deflt[PATH_MAX + 16];
 	if (ntestees == 0) {
 		testees = malloc(sizeof *testees);
-		testees[0] = (testee_def){strdup("libduct"), default_testee(deflt, sizeof deflt)};
-		ntestees = 1;
+		testees[ntestees++] = testee_named("libduct");
 	}
 
 	R = (run){NULL, 0, testees, ntestees, strict};
@@ -305,6 +328,10 @@ int main(int argc, char **argv)
 					*r = (result){k, (int)t, (enum role)ro, (enum transport)tr,
 						      V_PASS, NULL, NULL, 0};
 					run_case(k, &testees[t], r->role, r->tr, scale, r);
+					if (unavailable) {
+						puts(unavailable);
+						return 77;
+					}
 					xfail *x = find_xfail(xf, nxf, r);
 					if (x) {
 						x->used = 1;

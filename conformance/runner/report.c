@@ -167,8 +167,21 @@ int report_json(const run *R, const char *path)
 	FILE *f = fopen(path, "w");
 	if (!f)
 		return -1;
-	fprintf(f, "{\"tool\": \"duct-conform\", \"contract\": 1, \"strict\": %s, \"results\": [",
+	fprintf(f, "{\"tool\": \"duct-conform\", \"contract\": 1, \"strict\": %s, \"testees\": [",
 		R->strict ? "true" : "false");
+	for (size_t t = 0; t < R->ntestees; t++) {
+		fprintf(f, "%s\n  {\"name\": ", t ? "," : "");
+		json_string(f, R->testees[t].name);
+		fprintf(f, ", \"command\": ");
+		json_string(f, R->testees[t].cmd);
+		fprintf(f, ", \"hello\": ");
+		if (R->testees[t].hello)
+			json_string(f, R->testees[t].hello);
+		else
+			fputs("null", f);
+		fputc('}', f);
+	}
+	fprintf(f, "],\n \"results\": [");
 	for (size_t i = 0; i < R->n; i++) {
 		const result *r = &R->r[i];
 		fprintf(f, "%s\n  {\"testee\": ", i ? "," : "");

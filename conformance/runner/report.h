@@ -18,7 +18,8 @@ typedef struct {
 } result;
 
 typedef struct {
-	const char *name, *cmd;
+	char *name, *cmd;
+	char *hello;         /* its reply to hello in the first case, or NULL */
 } testee_def;
 
 typedef struct {

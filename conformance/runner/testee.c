@@ -65,6 +65,7 @@ static const char *death(cx *c, char *buf, size_t n)
 				snprintf(buf, n, "crashed (signal %d, %s)", sig, strsignal(sig));
 			else
 				snprintf(buf, n, "exited with status %d", WEXITSTATUS(status));
+			c->unavailable = !sig && WEXITSTATUS(status) == 77;
 			return buf;
 		}
 		usleep(10000);

@@ -50,6 +50,12 @@ def main():
         check(rc == 1 and words in out and LAST.match(out.splitlines()[-1]),
               f"a testee that does '{mode}' is reported as '{words}'", out)
 
+    rc, out = run("--testee", f"{BAD} unavailable", *one)
+    check(rc == 77 and "is unavailable: bad-testee: nothing to test here" in out and
+          "FAIL" not in out, "a testee that exits 77 stops the run with status 77", out)
+    rc, out = run("--testee", "python", "--cases", "frame.send_small", *one)
+    check(rc == 0 and "testee python: python3 " in out, "a shipped testee by short name", out)
+
     with tempfile.TemporaryDirectory() as d:
         junit, rep, matrix = (os.path.join(d, n) for n in ("j.xml", "r.json", "m"))
         rc, out = run("--testee", f"ref={testee}", "--testee", f"bad={BAD} exit",
