@@ -15,7 +15,9 @@
 #include <sys/types.h>
 
 enum level { LV_MUST, LV_SHOULD, LV_MAY };
-enum role { ROLE_PARENT, ROLE_CHILD };      /* the testee's role */
+/* The testee's role; in an interop case (ROLE_PAIR) two testees are joined,
+ * the first as parent, the second as child. */
+enum role { ROLE_PARENT, ROLE_CHILD, ROLE_PAIR };
 enum transport { TR_UNIX, TR_TCP };
 
 enum verdict {
@@ -46,6 +48,8 @@ void bytes_free(bytes *b);
 
 typedef struct cx cx;
 typedef void (*case_fn)(cx *c, const void *arg);
+/* An interop case: p is the parent testee, ch the child, connected. */
+typedef void (*pair_fn)(cx *p, cx *ch, const void *arg);
 
 typedef struct {
 	char id[96];
@@ -56,6 +60,7 @@ typedef struct {
 	void *arg;          /* case data (a vector) */
 	const char *about;  /* one line */
 	void (*free_arg)(void *);
+	pair_fn pair;       /* an interop case (interop.c): fn is NULL */
 } conf_case;
 
 /* The context of one running case. */
@@ -151,6 +156,10 @@ void pattern(uint8_t *p, size_t n, unsigned seed);
 char *hex(const uint8_t *p, size_t n); /* malloc'd; "-" for empty */
 int unhex(const char *s, bytes *out);
 long now_ms(void);
+/* TESTEE.md send-many: message k into p (61 bytes suffice); its length. */
+size_t many_message(size_t k, unsigned seed, uint8_t *p);
+/* recv-many's digest of send-many COUNT SEED. */
+uint64_t many_digest(size_t count, unsigned seed);
 void hexdump(char **out, const char *title, const bytes *b, size_t limit);
 void appendf(char **s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -163,5 +172,15 @@ int cases_vectors(const char *dir, conf_case **v, size_t *n);
 void cases_free(conf_case *v, size_t n);
 void cases_vectors_free(void);
 void cases_add(conf_case **v, size_t *n, const conf_case *c);
+/* The interop cases (interop.c), and how a pair is joined before each. */
+void cases_interop(conf_case **v, size_t *n);
+int interop_connect(cx *p, cx *ch, const conf_case *k);
+/* Calls fn for each loaded JSON vector: the bytes to send, Python's bytes
+ * back (python), an acceptable alternative (alt, n 0 if none), whether a
+ * refusal is acceptable, whether the payload is invalid JSON. */
+typedef void (*json_vector_fn)(void *ctx, const char *id, const bytes *input,
+			       const bytes *python, const bytes *alt, int may_refuse,
+			       int invalid);
+void json_vectors_each(json_vector_fn fn, void *ctx);
 
 #endif

@@ -25,6 +25,10 @@ static const char usage[] =
 	"                          ones by name: libduct (the default), python,\n"
 	"                          ductworks (the original); repeat it with --matrix\n"
 	"                          to compare several\n"
+	"  --interop A B [C ...]   the interop matrix instead: every ordered pair of\n"
+	"                          these implementations (names or NAME=CMD), the\n"
+	"                          first as parent, the second as child, joined by\n"
+	"                          their own duct; --matrix draws pair x case\n"
 	"  --list                  list the cases and exit\n"
 	"  --cases PATTERN[,...]   run the cases whose id matches a glob pattern\n"
 	"  --transport unix|tcp    only this transport (default: both)\n"
@@ -114,33 +118,31 @@ static int applies(const conf_case *k, enum role role, enum transport tr, int fi
 /* Set when a testee exits 77 before hello: the run stops, exit status 77. */
 static char *unavailable;
 
-/* Runs one case in a fresh testee process. */
-static void run_case(const conf_case *k, testee_def *t, enum role role,
-		     enum transport tr, double scale, result *out)
+/* Starts a fresh testee process for case k and says hello. */
+static void case_start(cx *c, const conf_case *k, testee_def *t, enum role role,
+		       enum transport tr, double scale)
 {
-	cx c;
-	memset(&c, 0, sizeof c);
-	c.kase = k;
-	c.role = role;
-	c.tr = tr;
-	c.scale = scale;
-	c.in_fd = c.out_fd = c.sock = c.lsock = -1;
-	c.pid = -1;
-	long t0 = now_ms();
-	if (testee_start(&c, t->cmd) == 0 && cx_cmd(&c, 10000, "hello") == 0) {
-		if (strncmp(c.reply, "ok 1 ", 5) != 0 && strcmp(c.reply, "ok 1") != 0)
-			cx_fail(&c, "the testee speaks contract '%s'; this runner knows version 1",
-				c.reply);
-		else if (strlen(c.reply) > 5)
-			snprintf(c.features, sizeof c.features, "%s", strchr(c.reply + 5, ' ') ?
-				 strchr(c.reply + 5, ' ') + 1 : "");
+	memset(c, 0, sizeof *c);
+	c->kase = k;
+	c->role = role;
+	c->tr = tr;
+	c->scale = scale;
+	c->in_fd = c->out_fd = c->sock = c->lsock = -1;
+	c->pid = -1;
+	if (testee_start(c, t->cmd) == 0 && cx_cmd(c, 10000, "hello") == 0) {
+		if (strncmp(c->reply, "ok 1 ", 5) != 0 && strcmp(c->reply, "ok 1") != 0)
+			cx_fail(c, "the testee speaks contract '%s'; this runner knows version 1",
+				c->reply);
+		else if (strlen(c->reply) > 5)
+			snprintf(c->features, sizeof c->features, "%s", strchr(c->reply + 5, ' ') ?
+				 strchr(c->reply + 5, ' ') + 1 : "");
 		if (!t->hello)
-			t->hello = strdup(c.reply);
+			t->hello = strdup(c->reply);
 	}
-	if (c.unavailable) {
+	if (c->unavailable && !unavailable) {
 		/* Not a failure of the implementation: it is not there. */
 		char why[512] = "";
-		FILE *e = c.stderr_path ? fopen(c.stderr_path, "r") : NULL;
+		FILE *e = c->stderr_path ? fopen(c->stderr_path, "r") : NULL;
 		if (e && fgets(why, sizeof why, e))
 			why[strcspn(why, "\n")] = '\0';
 		if (e)
@@ -148,58 +150,113 @@ static void run_case(const conf_case *k, testee_def *t, enum role role,
 		asprintf(&unavailable, "duct-conform: testee %s is unavailable: %s", t->name,
 			 why[0] ? why : "it exited with status 77");
 	}
-	if (!cx_failed(&c) && (k->flags & CF_NO_SETUP || cx_connect(&c) == 0))
-		k->fn(&c, k->arg);
-	peer_cleanup(&c);
-	testee_stop(&c);
-	out->ms = now_ms() - t0;
-	out->verdict = c.verdict;
-	if (c.verdict == V_FAIL) {
-		char *m = NULL;
-		for (char *line = strtok(c.msg, "\n"); line; line = strtok(NULL, "\n"))
-			appendf(&m, "    %s\n", line);
-		if (c.ctl.n) {
-			bytes_put(&c.ctl, "", 1);
-			appendf(&m, "    control channel:\n");
-			for (char *line = strtok((char *)c.ctl.p, "\n"); line; line = strtok(NULL, "\n"))
-				appendf(&m, "      %s\n", line);
+}
+
+/* Stops the testee; appends what went wrong to *m and frees the context.
+ * In a failed interop case label names the side ("child python"), and both
+ * sides show their transcripts, since the fault may be on either. */
+static void case_finish(cx *c, const char *label, char **m)
+{
+	peer_cleanup(c);
+	testee_stop(c);
+	char of[320] = "";
+	if (label)
+		snprintf(of, sizeof of, " of the %s", label);
+	if (c->verdict == V_FAIL) {
+		if (label)
+			appendf(m, "    %s:\n", label);
+		for (char *line = strtok(c->msg, "\n"); line; line = strtok(NULL, "\n"))
+			appendf(m, "    %s%s\n", label ? "  " : "", line);
+	}
+	if (c->verdict == V_FAIL || label) {
+		if (c->ctl.n) {
+			bytes_put(&c->ctl, "", 1);
+			appendf(m, "    control channel%s:\n", of);
+			for (char *line = strtok((char *)c->ctl.p, "\n"); line; line = strtok(NULL, "\n"))
+				appendf(m, "      %s\n", line);
 		}
-		if (c.sent.n)
-			hexdump(&m, "runner -> testee", &c.sent, 256);
-		if (c.got.n)
-			hexdump(&m, "testee -> runner", &c.got, 256);
-		FILE *e = c.stderr_path ? fopen(c.stderr_path, "r") : NULL;
+		if (c->sent.n)
+			hexdump(m, "runner -> testee", &c->sent, 256);
+		if (c->got.n)
+			hexdump(m, "testee -> runner", &c->got, 256);
+		FILE *e = c->stderr_path ? fopen(c->stderr_path, "r") : NULL;
 		char line[512];
 		for (int i = 0; e && i < 10 && fgets(line, sizeof line, e); i++)
-			appendf(&m, "    stderr: %s%s", line, strchr(line, '\n') ? "" : "\n");
+			appendf(m, "    stderr%s: %s%s", of, line, strchr(line, '\n') ? "" : "\n");
 		if (e)
 			fclose(e);
-		size_t len = strlen(m);
-		if (len && m[len - 1] == '\n')
-			m[len - 1] = '\0';
-		out->msg = m;
-	} else if (c.msg) {
-		asprintf(&out->msg, "    %s", c.msg);
+	} else if (c->msg) {
+		appendf(m, "    %s\n", c->msg);
 	}
-	if (c.stderr_path)
-		unlink(c.stderr_path);
-	free(c.stderr_path);
-	free(c.msg);
-	free(c.reply);
-	free(c.rbuf);
-	bytes_free(&c.sent);
-	bytes_free(&c.got);
-	bytes_free(&c.ctl);
+	if (c->stderr_path)
+		unlink(c->stderr_path);
+	free(c->stderr_path);
+	free(c->msg);
+	free(c->reply);
+	free(c->rbuf);
+	bytes_free(&c->sent);
+	bytes_free(&c->got);
+	bytes_free(&c->ctl);
+}
+
+static void trim(char **m)
+{
+	size_t len = *m ? strlen(*m) : 0;
+	if (len && (*m)[len - 1] == '\n')
+		(*m)[len - 1] = '\0';
+}
+
+/* Runs one case in a fresh testee process. */
+static void run_case(const conf_case *k, testee_def *t, enum role role,
+		     enum transport tr, double scale, result *out)
+{
+	cx c;
+	long t0 = now_ms();
+	case_start(&c, k, t, role, tr, scale);
+	if (!cx_failed(&c) && (k->flags & CF_NO_SETUP || cx_connect(&c) == 0))
+		k->fn(&c, k->arg);
+	out->verdict = c.verdict;
+	case_finish(&c, NULL, &out->msg);
+	trim(&out->msg);
+	out->ms = now_ms() - t0;
+}
+
+/* Runs one interop case: x's testee as parent, y's as child. */
+static void run_pair(const conf_case *k, testee_def *x, testee_def *y, enum transport tr,
+		     double scale, result *out)
+{
+	cx p, ch;
+	long t0 = now_ms();
+	case_start(&p, k, x, ROLE_PARENT, tr, scale);
+	case_start(&ch, k, y, ROLE_CHILD, tr, scale);
+	if (!cx_failed(&p) && !cx_failed(&ch) && interop_connect(&p, &ch, k) == 0)
+		k->pair(&p, &ch, k->arg);
+	int bad = p.verdict == V_FAIL || ch.verdict == V_FAIL;
+	out->verdict = bad ? V_FAIL : p.verdict != V_PASS ? p.verdict : ch.verdict;
+	char label[2][300];
+	snprintf(label[0], sizeof label[0], "parent %s", x->name);
+	snprintf(label[1], sizeof label[1], "child %s", y->name);
+	case_finish(&p, bad ? label[0] : NULL, &out->msg);
+	case_finish(&ch, bad ? label[1] : NULL, &out->msg);
+	trim(&out->msg);
+	out->ms = now_ms() - t0;
 }
 
 /* What a run holds until exit; freed by cleanup() on every exit path. */
-static conf_case *cases;
-static size_t ncases;
-static testee_def *testees;
-static size_t ntestees;
+static conf_case *cases, *vcases;
+static size_t ncases, nvcases;
+static testee_def *testees, *impls; /* impls: --interop's implementations */
+static size_t ntestees, nimpls;
 static xfail *xf;
 static size_t nxf;
 static run R;
+
+static void free_testees(testee_def *v, size_t n)
+{
+	for (size_t t = 0; t < n; t++)
+		free(v[t].name), free(v[t].cmd), free(v[t].hello);
+	free(v);
+}
 
 static void cleanup(void)
 {
@@ -209,11 +266,11 @@ static void cleanup(void)
 	for (size_t i = 0; i < nxf; i++)
 		free(xf[i].id), free(xf[i].reason);
 	free(xf);
-	for (size_t t = 0; t < ntestees; t++)
-		free(testees[t].name), free(testees[t].cmd), free(testees[t].hello);
+	free_testees(testees, ntestees);
+	free_testees(impls, nimpls);
 	free(unavailable);
-	free(testees);
 	cases_free(cases, ncases);
+	cases_free(vcases, nvcases);
 }
 
 /* The shipped testees by short name (TESTEE.md): libduct's beside the
@@ -229,19 +286,52 @@ static testee_def testee_named(const char *v)
 		asprintf(&cmd, "python3 %s/conformance/testees/%s/testee.py", DUCT_SOURCE_DIR, v);
 	}
 	if (cmd)
-		return (testee_def){strdup(v), cmd, NULL};
+		return (testee_def){.name = strdup(v), .cmd = cmd};
 	/* NAME=CMD, or a bare CMD named by itself. */
 	const char *eq = strchr(v, '=');
 	int named = eq && eq > v && !memchr(v, ' ', (size_t)(eq - v));
-	return (testee_def){named ? strndup(v, (size_t)(eq - v)) : strdup(v),
-			    strdup(named ? eq + 1 : v), NULL};
+	return (testee_def){.name = named ? strndup(v, (size_t)(eq - v)) : strdup(v),
+			    .cmd = strdup(named ? eq + 1 : v)};
+}
+
+static void add_testee(testee_def **v, size_t *n, testee_def t)
+{
+	*v = realloc(*v, (*n + 1) * sizeof **v);
+	(*v)[(*n)++] = t;
+}
+
+/* Appends a result for case k and runs it; 0, or 77 when the testee's
+ * implementation is not installed (the run stops). */
+static int run_one(const conf_case *k, size_t t, enum role role, enum transport tr,
+		   double scale, int verbose)
+{
+	R.r = realloc(R.r, (R.n + 1) * sizeof *R.r);
+	result *r = &R.r[R.n++];
+	*r = (result){k, (int)t, role, tr, V_PASS, NULL, NULL, 0};
+	if (role == ROLE_PAIR)
+		run_pair(k, testees[t].parent, testees[t].child, tr, scale, r);
+	else
+		run_case(k, &testees[t], role, tr, scale, r);
+	if (unavailable) {
+		puts(unavailable);
+		return 77;
+	}
+	xfail *x = find_xfail(xf, nxf, r);
+	if (x) {
+		x->used = 1;
+		r->xfail_reason = x->reason;
+		r->verdict = r->verdict == V_FAIL ? V_XFAIL
+			   : r->verdict == V_PASS ? V_XPASS : r->verdict;
+	}
+	report_console_line(stdout, &R, r, verbose);
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	const char *patterns = NULL, *junit = NULL, *json = NULL, *matrix = NULL;
 	const char *xfail_path = NULL, *vectors = DUCT_SOURCE_DIR "/vectors";
-	int list = 0, strict = 0, verbose = 0, roles = 3, trs = 3;
+	int list = 0, strict = 0, verbose = 0, roles = 3, trs = 3, interop = 0;
 	double scale = 1.0;
 
 	signal(SIGPIPE, SIG_IGN); /* a dead testee must not kill the runner */
@@ -260,12 +350,16 @@ int main(int argc, char **argv)
 			strict = 1, takes = 0;
 		} else if (!strcmp(a, "--verbose")) {
 			verbose = 1, takes = 0;
+		} else if (!strcmp(a, "--interop")) {
+			/* Every argument up to the next option is an implementation. */
+			interop = 1, takes = 0;
+			while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0)
+				add_testee(&impls, &nimpls, testee_named(argv[++i]));
 		} else if (!v) {
 			fprintf(stderr, "duct-conform: %s needs a value (try --help)\n", a);
 			return 2;
 		} else if (!strcmp(a, "--testee")) {
-			testees = realloc(testees, (ntestees + 1) * sizeof *testees);
-			testees[ntestees++] = testee_named(v);
+			add_testee(&testees, &ntestees, testee_named(v));
 		} else if (!strcmp(a, "--cases")) {
 			patterns = v;
 		} else if (!strcmp(a, "--transport") && (!strcmp(v, "unix") || !strcmp(v, "tcp"))) {
@@ -289,10 +383,22 @@ int main(int argc, char **argv)
 		}
 		i += takes;
 	}
-
-	cases_builtin(&cases, &ncases);
-	if (cases_vectors(vectors, &cases, &ncases) != 0)
+	if (interop && (nimpls == 0 || ntestees || roles != 3)) {
+		fprintf(stderr, "duct-conform: --interop takes one or more implementations, and "
+				"neither --testee nor --role (try --help)\n");
 		return 2;
+	}
+
+	if (interop) {
+		/* The JSON vectors are data for interop.json_vectors, not cases. */
+		if (cases_vectors(vectors, &vcases, &nvcases) != 0)
+			return 2;
+		cases_interop(&cases, &ncases);
+	} else {
+		cases_builtin(&cases, &ncases);
+		if (cases_vectors(vectors, &cases, &ncases) != 0)
+			return 2;
+	}
 	if (list) {
 		for (size_t i = 0; i < ncases; i++)
 			if (matches(patterns, cases[i].id))
@@ -302,44 +408,41 @@ int main(int argc, char **argv)
 	}
 	if (xfail_path && load_xfails(xfail_path, &xf, &nxf) != 0)
 		return 2;
-	if (ntestees == 0) {
-		testees = malloc(sizeof *testees);
-		testees[ntestees++] = testee_named("libduct");
-	}
+	if (ntestees == 0 && !interop)
+		add_testee(&testees, &ntestees, testee_named("libduct"));
+	/* Every ordered pair, an implementation with itself included. */
+	for (size_t x = 0; x < nimpls; x++)
+		for (size_t y = 0; y < nimpls; y++) {
+			char *name = NULL;
+			asprintf(&name, "%s>%s", impls[x].name, impls[y].name);
+			add_testee(&testees, &ntestees,
+				   (testee_def){.name = name, .parent = &impls[x], .child = &impls[y]});
+		}
 
 	R = (run){NULL, 0, testees, ntestees, strict};
+	for (size_t t = 0; t < nimpls; t++)
+		printf("duct-conform: implementation %s: %s\n", impls[t].name, impls[t].cmd);
 	for (size_t t = 0; t < ntestees; t++) {
-		printf("duct-conform: testee %s: %s\n", testees[t].name, testees[t].cmd);
+		if (interop)
+			printf("--- %s as parent, %s as child\n", testees[t].parent->name,
+			       testees[t].child->name);
+		else
+			printf("duct-conform: testee %s: %s\n", testees[t].name, testees[t].cmd);
 		int first = 1;
 		for (int ro = 0; ro < 2; ro++) {
 			for (int tr = 0; tr < 2; tr++) {
-				if (!(roles & (1 << ro)) || !(trs & (1 << tr)))
+				if (!(roles & (1 << ro)) || !(trs & (1 << tr)) || (interop && ro))
 					continue;
-				printf("--- testee as %s over %s\n", role_name((enum role)ro),
-				       tr_name((enum transport)tr));
+				enum role role = interop ? ROLE_PAIR : (enum role)ro;
+				if (!interop)
+					printf("--- testee as %s over %s\n", role_name(role),
+					       tr_name((enum transport)tr));
 				for (size_t i = 0; i < ncases; i++) {
 					const conf_case *k = &cases[i];
-					if (!matches(patterns, k->id) ||
-					    !applies(k, (enum role)ro, (enum transport)tr, first))
-						continue;
-					R.r = realloc(R.r, (R.n + 1) * sizeof *R.r);
-					result *r = &R.r[R.n++];
-					memset(r, 0, sizeof *r);
-					*r = (result){k, (int)t, (enum role)ro, (enum transport)tr,
-						      V_PASS, NULL, NULL, 0};
-					run_case(k, &testees[t], r->role, r->tr, scale, r);
-					if (unavailable) {
-						puts(unavailable);
+					if (matches(patterns, k->id) &&
+					    applies(k, role, (enum transport)tr, first) &&
+					    run_one(k, t, role, (enum transport)tr, scale, verbose))
 						return 77;
-					}
-					xfail *x = find_xfail(xf, nxf, r);
-					if (x) {
-						x->used = 1;
-						r->xfail_reason = x->reason;
-						r->verdict = r->verdict == V_FAIL ? V_XFAIL
-						           : r->verdict == V_PASS ? V_XPASS : r->verdict;
-					}
-					report_console_line(stdout, &R, r, verbose);
 				}
 				first = 0;
 			}

@@ -4,7 +4,10 @@
 
 #include "report.h"
 
-const char *role_name(enum role r) { return r == ROLE_PARENT ? "parent" : "child"; }
+const char *role_name(enum role r)
+{
+	return r == ROLE_PARENT ? "parent" : r == ROLE_CHILD ? "child" : "pair";
+}
 const char *tr_name(enum transport t) { return t == TR_UNIX ? "unix" : "tcp"; }
 const char *level_name(enum level l)
 {
@@ -162,6 +165,26 @@ static void json_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+static void json_testee_fields(FILE *f, const testee_def *d)
+{
+	fprintf(f, "\"command\": ");
+	json_string(f, d->cmd);
+	fprintf(f, ", \"hello\": ");
+	if (d->hello)
+		json_string(f, d->hello);
+	else
+		fputs("null", f);
+}
+
+static void json_testee(FILE *f, const testee_def *d)
+{
+	fprintf(f, "{\"name\": ");
+	json_string(f, d->name);
+	fprintf(f, ", ");
+	json_testee_fields(f, d);
+	fputc('}', f);
+}
+
 int report_json(const run *R, const char *path)
 {
 	FILE *f = fopen(path, "w");
@@ -169,16 +192,21 @@ int report_json(const run *R, const char *path)
 		return -1;
 	fprintf(f, "{\"tool\": \"duct-conform\", \"contract\": 1, \"strict\": %s, \"testees\": [",
 		R->strict ? "true" : "false");
+	/* An interop run's testees are pairs: each names its two sides, and
+	 * each side's command and hello. */
 	for (size_t t = 0; t < R->ntestees; t++) {
+		const testee_def *d = &R->testees[t];
 		fprintf(f, "%s\n  {\"name\": ", t ? "," : "");
-		json_string(f, R->testees[t].name);
-		fprintf(f, ", \"command\": ");
-		json_string(f, R->testees[t].cmd);
-		fprintf(f, ", \"hello\": ");
-		if (R->testees[t].hello)
-			json_string(f, R->testees[t].hello);
-		else
-			fputs("null", f);
+		json_string(f, d->name);
+		if (d->parent) {
+			fprintf(f, ", \"parent\": ");
+			json_testee(f, d->parent);
+			fprintf(f, ", \"child\": ");
+			json_testee(f, d->child);
+		} else {
+			fprintf(f, ", ");
+			json_testee_fields(f, d);
+		}
 		fputc('}', f);
 	}
 	fprintf(f, "],\n \"results\": [");
@@ -204,8 +232,54 @@ int report_json(const run *R, const char *path)
 	return fclose(f);
 }
 
+/* An interop run's pairs as parent (rows) x child (columns), each cell the
+ * results that did not fail out of those run. */
+static void pair_grid(FILE *m, FILE *h, const run *R)
+{
+	/* The implementations in order: the children of the first parent. */
+	const testee_def *impl[64];
+	size_t n = 0;
+	for (size_t t = 0; t < R->ntestees && n < 64; t++)
+		if (R->testees[t].parent == R->testees[0].parent)
+			impl[n++] = R->testees[t].child;
+	fprintf(m, "| parent \\ child |");
+	fprintf(h, "<table><tr><th>parent \\ child</th>");
+	for (size_t y = 0; y < n; y++) {
+		fprintf(m, " %s |", impl[y]->name);
+		fprintf(h, "<th>");
+		xml_escape(h, impl[y]->name);
+		fprintf(h, "</th>");
+	}
+	fprintf(m, "\n|---|");
+	for (size_t y = 0; y < n; y++)
+		fprintf(m, "---|");
+	fprintf(h, "</tr>\n");
+	for (size_t x = 0; x < n; x++) {
+		fprintf(m, "\n| %s |", impl[x]->name);
+		fprintf(h, "<tr><th>");
+		xml_escape(h, impl[x]->name);
+		fprintf(h, "</th>");
+		for (size_t y = 0; y < n; y++) {
+			size_t ran = 0, ok = 0;
+			for (size_t i = 0; i < R->n; i++) {
+				const testee_def *d = &R->testees[R->r[i].testee];
+				if (d->parent == impl[x] && d->child == impl[y]) {
+					ran++;
+					ok += !counts_as_failure(R, &R->r[i]);
+				}
+			}
+			const char *g = ok == ran ? "PASS" : "FAIL";
+			fprintf(m, " %s %zu/%zu |", g, ok, ran);
+			fprintf(h, "<td class=\"%s\">%zu/%zu</td>", g, ok, ran);
+		}
+		fprintf(h, "</tr>\n");
+	}
+	fprintf(m, "\n\n");
+	fprintf(h, "</table><p>\n");
+}
+
 /* One row per case and configuration, one column per testee (Autobahn's
- * side-by-side table). */
+ * side-by-side table); an interop run's pair grid first. */
 int report_matrix(const run *R, const char *base)
 {
 	char md[512], html[512];
@@ -219,12 +293,14 @@ int report_matrix(const run *R, const char *base)
 			fclose(h);
 		return -1;
 	}
-	fprintf(m, "| case | requirements | level | role/transport |");
 	fprintf(h, "<!doctype html><meta charset=\"utf-8\"><title>duct-conform matrix</title>\n"
 		   "<style>body{font:14px sans-serif}td,th{border:1px solid #ccc;padding:2px 6px}"
 		   "table{border-collapse:collapse}.PASS{background:#cfc}.FAIL{background:#fbb}"
-		   ".NON-STRICT{background:#fe9}.INFORMATIONAL{background:#def}</style>\n"
-		   "<table><tr><th>case</th><th>requirements</th><th>level</th><th>role/transport</th>");
+		   ".NON-STRICT{background:#fe9}.INFORMATIONAL{background:#def}</style>\n");
+	if (R->ntestees && R->testees[0].parent)
+		pair_grid(m, h, R);
+	fprintf(m, "| case | requirements | level | role/transport |");
+	fprintf(h, "<table><tr><th>case</th><th>requirements</th><th>level</th><th>role/transport</th>");
 	for (size_t t = 0; t < R->ntestees; t++) {
 		fprintf(m, " %s |", R->testees[t].name);
 		fprintf(h, "<th>");

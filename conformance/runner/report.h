@@ -17,9 +17,12 @@ typedef struct {
 	long ms;
 } result;
 
-typedef struct {
+typedef struct testee_def {
 	char *name, *cmd;
 	char *hello;         /* its reply to hello in the first case, or NULL */
+	/* An interop pair (name "A>B", cmd NULL): the parent's and the child's
+	 * testees; NULL for a testee graded alone. */
+	struct testee_def *parent, *child;
 } testee_def;
 
 typedef struct {

@@ -159,3 +159,26 @@ void cases_add(conf_case **v, size_t *n, const conf_case *c)
 	*v = realloc(*v, (*n + 1) * sizeof **v);
 	(*v)[(*n)++] = *c;
 }
+
+/* TESTEE.md send-many: message k has length (k + seed) mod 61, byte i of
+ * it is (31k + i) mod 256. */
+size_t many_message(size_t k, unsigned seed, uint8_t *p)
+{
+	size_t len = (k + seed) % 61;
+	for (size_t i = 0; i < len; i++)
+		p[i] = (uint8_t)(31 * k + i);
+	return len;
+}
+
+uint64_t many_digest(size_t count, unsigned seed)
+{
+	uint64_t h = FNV_INIT;
+	uint8_t p[64], len[4];
+	for (size_t k = 0; k < count; k++) {
+		size_t n = many_message(k, seed, p);
+		len[0] = len[1] = len[2] = 0;
+		len[3] = (uint8_t)n;
+		h = fnv1a(fnv1a(h, len, 4), p, n);
+	}
+	return h;
+}

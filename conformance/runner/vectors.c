@@ -24,6 +24,7 @@ typedef struct {
 } fvec;
 
 typedef struct {
+	char id[96];
 	int encode;               /* an encode vector: python bytes round trip */
 	bytes input, python, duct; /* duct: the acceptable alternative, if any */
 	int duct_error;           /* acceptable alternative: refusing */
@@ -266,6 +267,7 @@ static int load_json(json_object *arr, conf_case **cases, size_t *n)
 		conf_case k = {.fn = json_vector, .arg = v, .free_arg = jvec_free,
 			       .flags = CF_ONCE};
 		head(&k, o, "");
+		snprintf(v->id, sizeof v->id, "%s", k.id);
 		v->encode = !strcmp(kind, "encode");
 		snprintf(v->grade, sizeof v->grade, "%s", str(o, "grade") ? str(o, "grade") : "valid");
 		if (v->encode) {
@@ -283,6 +285,20 @@ static int load_json(json_object *arr, conf_case **cases, size_t *n)
 		cases_add(cases, n, &k);
 	}
 	return 0;
+}
+
+/* The interop matrix sends each vector across a pair (interop.c). */
+static conf_case *loaded;
+static size_t nloaded;
+
+void json_vectors_each(json_vector_fn fn, void *ctx)
+{
+	for (size_t i = 0; i < nloaded; i++) {
+		const jvec *v = loaded[i].arg;
+		if (loaded[i].fn == json_vector)
+			fn(ctx, v->id, &v->input, &v->python, &v->duct,
+			   v->duct_error, !strcmp(v->grade, "invalid"));
+	}
 }
 
 static int load(const char *path, int (*fn)(json_object *, conf_case **, size_t *),
@@ -314,5 +330,8 @@ int cases_vectors(const char *dir, conf_case **cases, size_t *n)
 	if (load(path, load_frames, cases, n))
 		return -1;
 	snprintf(path, sizeof path, "%s/json/python_json.json", dir);
-	return load(path, load_json, cases, n);
+	int rc = load(path, load_json, cases, n);
+	loaded = *cases;
+	nloaded = *n;
+	return rc;
 }

@@ -87,6 +87,45 @@ def main():
         rc, out = run("--testee", testee, "--expected-failures", xf)
         check(rc == 2 and "needs a reason" in out, "an expected failure needs a reason", out)
 
+    check_interop(testee)
+
+
+def check_interop(testee):
+    """--interop: usage, every ordered pair, a broken side named, reports."""
+    rc, out = run("--interop")
+    check(rc == 2 and "--interop takes" in out, "--interop with nobody exits 2", out)
+    rc, out = run("--interop", "libduct", "--testee", "python")
+    check(rc == 2, "--interop with --testee exits 2", out)
+    rc, out = run("--interop", "libduct", "--list")
+    ids = [line.split()[0] for line in out.splitlines()]
+    check(rc == 0 and ids and all(i.startswith("interop.") for i in ids),
+          "--interop --list lists the interop cases", out)
+    rc, out = run("--interop", f"ref={testee}", f"gone={BAD} unavailable")
+    check(rc == 77 and "testee gone is unavailable" in out,
+          "an unavailable implementation stops the interop run with 77", out)
+
+    with tempfile.TemporaryDirectory() as d:
+        junit, rep, matrix = (os.path.join(d, n) for n in ("j.xml", "r.json", "m"))
+        rc, out = run("--interop", f"ref={testee}", f"bad={BAD} exit", "--cases",
+                      "interop.empty_both_ways", "--transport", "unix", "--junit", junit,
+                      "--json", rep, "--matrix", matrix, "--timeout-scale", "0.3")
+        pairs = ["ref>ref", "ref>bad", "bad>ref", "bad>bad"]
+        check(rc == 1 and all(f"[{p}]" in out for p in pairs),
+              "--interop runs every ordered pair, itself included", out)
+        check("child bad:" in out and "control channel of the parent ref:" in out,
+              "a failed pair names the failing side and shows both transcripts", out)
+        check(LAST.match(out.splitlines()[-1]) and "1 passed, 3 failed" in out,
+              "--interop: one pass (ref>ref), three failures", out)
+        suites = ET.parse(junit).getroot().findall("testsuite")
+        check([s.get("name") for s in suites] == pairs, "interop JUnit: a suite per pair")
+        tees = json.load(open(rep))["testees"]
+        check(tees[1]["parent"]["name"] == "ref" and tees[1]["child"]["name"] == "bad" and
+              tees[0]["parent"]["hello"].startswith("ok 1 "),
+              "interop JSON: each pair names its parent and child, with hello", str(tees))
+        md = open(matrix + ".md").read()
+        check("| ref | PASS 1/1 | FAIL 0/1 |" in md,
+              "interop matrix: the parent x child grid", md)
+
 
 if __name__ == "__main__":
     main()
