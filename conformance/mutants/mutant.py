@@ -143,6 +143,17 @@ def two_sends():
     Duct.send = send
 
 
+@mutant("request/response minded: drops unread input before each send")
+def drains_on_send():
+    orig = Duct.send
+    def send(self, payload):
+        sock = self._conn()    # "stale replies": in a full duplex duct, messages
+        while select.select([sock], [], [], 0)[0] and sock.recv(65536):
+            pass
+        return orig(self, payload)
+    Duct.send = send
+
+
 @mutant("ignores the receive limit")
 def no_limit():
     orig = Duct.recv

@@ -150,6 +150,11 @@ void peer_close(cx *c);
 void peer_cleanup(cx *c);
 
 /* ---- helpers ---------------------------------------------------------- */
+#define MIB (1u << 20)
+/* The 5-byte header of a frame of len bytes (PROTOCOL.md FRAME-1). */
+void frame_header(uint8_t h[5], uint32_t len);
+/* A whole frame carrying p[0..n); the caller frees it. */
+bytes frame(const void *p, size_t n);
 uint64_t fnv1a(uint64_t h, const void *p, size_t n);
 #define FNV_INIT 0xcbf29ce484222325ULL
 void pattern(uint8_t *p, size_t n, unsigned seed);
@@ -164,7 +169,16 @@ void hexdump(char **out, const char *title, const bytes *b, size_t limit);
 void appendf(char **s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- case tables -------------------------------------------------------- */
+/* The hand-written cases in the order of PROTOCOL.md's sections, one file
+ * each: case_frame.c (2), case_recv.c (3), case_send.c (4), case_life.c
+ * (5), case_poll.c (7: poll, close, timeouts), case_json.c (8). */
 void cases_builtin(conf_case **v, size_t *n);
+void cases_frame(conf_case **v, size_t *n);
+void cases_recv(conf_case **v, size_t *n);
+void cases_send(conf_case **v, size_t *n);
+void cases_life(conf_case **v, size_t *n);
+void cases_poll(conf_case **v, size_t *n);
+void cases_json(conf_case **v, size_t *n);
 /* Loads vector files from dir (the repo's vectors/); 0 or -1 with a
  * message on stderr. */
 int cases_vectors(const char *dir, conf_case **v, size_t *n);
@@ -172,6 +186,7 @@ int cases_vectors(const char *dir, conf_case **v, size_t *n);
 void cases_free(conf_case *v, size_t n);
 void cases_vectors_free(void);
 void cases_add(conf_case **v, size_t *n, const conf_case *c);
+void cases_add_all(conf_case **v, size_t *n, const conf_case *table, size_t count);
 /* The interop cases (interop.c), and how a pair is joined before each. */
 void cases_interop(conf_case **v, size_t *n);
 int interop_connect(cx *p, cx *ch, const conf_case *k);

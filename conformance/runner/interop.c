@@ -229,6 +229,5 @@ static const conf_case interop[] = {
 
 void cases_interop(conf_case **v, size_t *n)
 {
-	for (size_t i = 0; i < sizeof interop / sizeof interop[0]; i++)
-		cases_add(v, n, &interop[i]);
+	cases_add_all(v, n, interop, sizeof interop / sizeof interop[0]);
 }

@@ -43,13 +43,9 @@ static const char usage[] =
 	"  --verbose               show details of passing cases too\n"
 	"  -h, --help              this text\n";
 
-typedef struct {
-	char *id;          /* case id, optionally with @role/transport */
-	char *reason;
-	int used;
-} xfail;
-
-static int load_xfails(const char *path, xfail **v, size_t *n)
+/* Reads lines "ID reason" (# comments): expected failures, the list of
+ * requirements no case checks. */
+static int load_listed(const char *path, listed **v, size_t *n)
 {
 	FILE *f = fopen(path, "r");
 	if (!f) {
@@ -67,20 +63,20 @@ static int load_xfails(const char *path, xfail **v, size_t *n)
 		char *end = p + strcspn(p, " \t");
 		char *reason = end + strspn(end, " \t");
 		if (*reason == '\0') {
-			fprintf(stderr, "%s:%d: '%s' needs a reason after the case id\n", path,
+			fprintf(stderr, "%s:%d: '%s' needs a reason after the id\n", path,
 				lineno, p);
 			rc = -1;
 			continue;
 		}
 		*end = '\0';
 		*v = realloc(*v, (*n + 1) * sizeof **v);
-		(*v)[(*n)++] = (xfail){strdup(p), strdup(reason), 0};
+		(*v)[(*n)++] = (listed){strdup(p), strdup(reason), 0};
 	}
 	fclose(f);
 	return rc;
 }
 
-static xfail *find_xfail(xfail *v, size_t n, const result *r)
+static listed *find_xfail(listed *v, size_t n, const result *r)
 {
 	char full[160];
 	snprintf(full, sizeof full, "%s@%s/%s", r->kase->id, role_name(r->role), tr_name(r->tr));
@@ -247,8 +243,8 @@ static conf_case *cases, *vcases;
 static size_t ncases, nvcases;
 static testee_def *testees, *impls; /* impls: --interop's implementations */
 static size_t ntestees, nimpls;
-static xfail *xf;
-static size_t nxf;
+static listed *xf, *unchecked;
+static size_t nxf, nunchecked;
 static run R;
 
 static void free_testees(testee_def *v, size_t n)
@@ -266,6 +262,9 @@ static void cleanup(void)
 	for (size_t i = 0; i < nxf; i++)
 		free(xf[i].id), free(xf[i].reason);
 	free(xf);
+	for (size_t i = 0; i < nunchecked; i++)
+		free(unchecked[i].id), free(unchecked[i].reason);
+	free(unchecked);
 	free_testees(testees, ntestees);
 	free_testees(impls, nimpls);
 	free(unavailable);
@@ -316,7 +315,7 @@ static int run_one(const conf_case *k, size_t t, enum role role, enum transport 
 		puts(unavailable);
 		return 77;
 	}
-	xfail *x = find_xfail(xf, nxf, r);
+	listed *x = find_xfail(xf, nxf, r);
 	if (x) {
 		x->used = 1;
 		r->xfail_reason = x->reason;
@@ -406,7 +405,10 @@ int main(int argc, char **argv)
 				       cases[i].reqs, cases[i].about ? cases[i].about : "");
 		return 0;
 	}
-	if (xfail_path && load_xfails(xfail_path, &xf, &nxf) != 0)
+	if (xfail_path && load_listed(xfail_path, &xf, &nxf) != 0)
+		return 2;
+	/* What a pass does not cover, in every report's header. */
+	if (load_listed(DUCT_SOURCE_DIR "/conformance/not-checked", &unchecked, &nunchecked))
 		return 2;
 	if (ntestees == 0 && !interop)
 		add_testee(&testees, &ntestees, testee_named("libduct"));
@@ -419,7 +421,8 @@ int main(int argc, char **argv)
 				   (testee_def){.name = name, .parent = &impls[x], .child = &impls[y]});
 		}
 
-	R = (run){NULL, 0, testees, ntestees, strict};
+	R = (run){NULL, 0, testees, ntestees, strict, unchecked, nunchecked};
+	report_header(stdout, &R);
 	for (size_t t = 0; t < nimpls; t++)
 		printf("duct-conform: implementation %s: %s\n", impls[t].name, impls[t].cmd);
 	for (size_t t = 0; t < ntestees; t++) {

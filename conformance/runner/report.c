@@ -42,6 +42,18 @@ int counts_as_failure(const run *R, const result *r)
 	return r->verdict == V_XPASS || strcmp(grade(R, r), "FAIL") == 0;
 }
 
+void report_header(FILE *f, const run *R)
+{
+	if (!R->nunchecked)
+		return;
+	fprintf(f, "duct-conform: no case checks these %zu requirements, so a pass says "
+		   "nothing of them\n(why: conformance/not-checked, and every report):",
+		R->nunchecked);
+	for (size_t i = 0; i < R->nunchecked; i++)
+		fprintf(f, "%s%s", i % 10 ? " " : "\n    ", R->unchecked[i].id);
+	fprintf(f, "\n");
+}
+
 void report_console_line(FILE *f, const run *R, const result *r, int verbose)
 {
 	fprintf(f, "%-13s %-46s %-18s %s/%s", grade(R, r), r->kase->id, r->kase->reqs,
@@ -118,6 +130,16 @@ int report_junit(const run *R, const char *path)
 		xml_escape(f, R->testees[t].name);
 		fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" skipped=\"%zu\">\n", tests, failures,
 			skipped);
+		if (R->nunchecked) {
+			fprintf(f, "    <properties>\n");
+			for (size_t i = 0; i < R->nunchecked; i++) {
+				fprintf(f, "      <property name=\"not-checked %s\" value=\"",
+					R->unchecked[i].id);
+				xml_escape(f, R->unchecked[i].reason);
+				fprintf(f, "\"/>\n");
+			}
+			fprintf(f, "    </properties>\n");
+		}
 		for (size_t i = 0; i < R->n; i++) {
 			const result *r = &R->r[i];
 			if (r->testee != (int)t)
@@ -207,6 +229,14 @@ int report_json(const run *R, const char *path)
 			fprintf(f, ", ");
 			json_testee_fields(f, d);
 		}
+		fputc('}', f);
+	}
+	fprintf(f, "],\n \"not_checked\": [");
+	for (size_t i = 0; i < R->nunchecked; i++) {
+		fprintf(f, "%s\n  {\"id\": ", i ? "," : "");
+		json_string(f, R->unchecked[i].id);
+		fprintf(f, ", \"reason\": ");
+		json_string(f, R->unchecked[i].reason);
 		fputc('}', f);
 	}
 	fprintf(f, "],\n \"results\": [");
@@ -342,6 +372,17 @@ int report_matrix(const run *R, const char *base)
 		fprintf(h, "</tr>\n");
 	}
 	fprintf(h, "</table>\n");
+	if (R->nunchecked) {
+		fprintf(m, "\nNo case checks these requirements, so a pass says nothing of them:\n\n");
+		fprintf(h, "<p>No case checks these requirements, so a pass says nothing of them:<ul>\n");
+		for (size_t i = 0; i < R->nunchecked; i++) {
+			fprintf(m, "- %s: %s\n", R->unchecked[i].id, R->unchecked[i].reason);
+			fprintf(h, "<li>%s: ", R->unchecked[i].id);
+			xml_escape(h, R->unchecked[i].reason);
+			fprintf(h, "</li>\n");
+		}
+		fprintf(h, "</ul>\n");
+	}
 	fclose(m);
 	return fclose(h);
 }

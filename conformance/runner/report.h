@@ -25,12 +25,22 @@ typedef struct testee_def {
 	struct testee_def *parent, *child;
 } testee_def;
 
+/* A line "ID reason" of a list: --expected-failures (ID is a case id,
+ * optionally with @role/transport), conformance/not-checked (a requirement). */
+typedef struct {
+	char *id;
+	char *reason;
+	int used;
+} listed;
+
 typedef struct {
 	result *r;
 	size_t n;
 	testee_def *testees;
 	size_t ntestees;
 	int strict;
+	const listed *unchecked; /* requirements no case checks */
+	size_t nunchecked;
 } run;
 
 const char *role_name(enum role r);
@@ -41,6 +51,8 @@ const char *grade(const run *R, const result *r);
 /* Nonzero if the result makes the run fail. */
 int counts_as_failure(const run *R, const result *r);
 
+/* The requirements no case checks, before the first case. */
+void report_header(FILE *f, const run *R);
 void report_console_line(FILE *f, const run *R, const result *r, int verbose);
 void report_summary(FILE *f, const run *R);
 int report_junit(const run *R, const char *path);

@@ -182,3 +182,28 @@ uint64_t many_digest(size_t count, unsigned seed)
 	}
 	return h;
 }
+
+void frame_header(uint8_t h[5], uint32_t len)
+{
+	h[0] = 0x54;
+	h[1] = (uint8_t)(len >> 24);
+	h[2] = (uint8_t)(len >> 16);
+	h[3] = (uint8_t)(len >> 8);
+	h[4] = (uint8_t)len;
+}
+
+bytes frame(const void *p, size_t n)
+{
+	bytes b = {0};
+	uint8_t h[5];
+	frame_header(h, (uint32_t)n);
+	bytes_put(&b, h, 5);
+	bytes_put(&b, p, n);
+	return b;
+}
+
+void cases_add_all(conf_case **v, size_t *n, const conf_case *table, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		cases_add(v, n, &table[i]);
+}

@@ -212,11 +212,7 @@ static int load_frames(json_object *arr, conf_case **cases, size_t *n)
 static void json_vector(cx *c, const void *arg)
 {
 	const jvec *v = arg;
-	bytes f = {0};
-	uint8_t h[5] = {0x54, (uint8_t)(v->input.n >> 24), (uint8_t)(v->input.n >> 16),
-			(uint8_t)(v->input.n >> 8), (uint8_t)v->input.n};
-	bytes_put(&f, h, 5);
-	bytes_put(&f, v->input.p, v->input.n);
+	bytes f = frame(v->input.p, v->input.n);
 	cx_send_cmd(c, "echo-value");
 	peer_write_async(c, f.p, f.n, NULL, 0, 0, 0);
 	bytes_free(&f);

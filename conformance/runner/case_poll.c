@@ -1,0 +1,190 @@
+/*
+ * The cases of PROTOCOL.md section 7: poll, close and timeouts.
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include "conform.h"
+
+/* Runs "poll MS" and checks the answer; returns the runner-measured time. */
+static long poll_expect(cx *c, int ms, const char *want)
+{
+	long t0 = now_ms();
+	if (cx_cmd(c, ms + 5000, "poll %d", ms))
+		return -1;
+	long took = now_ms() - t0;
+	if (strncmp(c->reply, want, strlen(want)) != 0)
+		cx_fail(c, "poll %d: expected '%s ...', got '%s'", ms, want, c->reply);
+	return took;
+}
+
+static void poll_zero(cx *c, const void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 5 && !cx_failed(c); i++) {
+		long took = poll_expect(c, 0, "ok false");
+		if (took > cx_ms(c, 500))
+			cx_fail(c, "poll 0 took %ld ms (POLL-2: it must not block)", took);
+	}
+}
+
+static void poll_timeout(cx *c, const void *arg)
+{
+	(void)arg;
+	long took = poll_expect(c, 300, "ok false");
+	if (!cx_failed(c) && took < 299)
+		cx_fail(c, "poll 300 on an idle duct returned false after %ld ms (POLL-3)", took);
+}
+
+static void poll_timeout_prompt(cx *c, const void *arg)
+{
+	(void)arg;
+	long took = poll_expect(c, 300, "ok false");
+	if (!cx_failed(c) && took > 300 + cx_ms(c, 500))
+		cx_fail(c, "poll 300 on an idle duct returned after %ld ms", took);
+}
+
+static void poll_data(cx *c, const void *arg)
+{
+	(void)arg;
+	bytes f = frame("d", 1);
+	peer_write(c, f.p, f.n);
+	long took = poll_expect(c, 5000, "ok true");
+	if (!cx_failed(c) && took > cx_ms(c, 2000))
+		cx_fail(c, "poll took %ld ms to see a waiting message", took);
+	poll_expect(c, 0, "ok true"); /* it did not consume */
+	cx_expect(c, 5000, "ok 64", "recv");
+	bytes_free(&f);
+}
+
+static void poll_partial(cx *c, const void *arg)
+{
+	(void)arg;
+	static const uint8_t part[] = {0x54, 0, 0};
+	peer_write(c, part, sizeof part);
+	poll_expect(c, 5000, "ok true");
+	static const uint8_t rest[] = {0, 1, 'p'};
+	peer_write(c, rest, sizeof rest);
+	cx_expect(c, 5000, "ok 70", "recv");
+}
+
+static void poll_eof(cx *c, const void *arg)
+{
+	(void)arg;
+	peer_close(c);
+	long took = poll_expect(c, 5000, "ok true");
+	if (!cx_failed(c) && took > cx_ms(c, 2000))
+		cx_fail(c, "poll took %ld ms to see the peer's close", took);
+	cx_expect(c, 5000, "error eof", "recv");
+}
+
+static void poll_buffered(cx *c, const void *arg)
+{
+	(void)arg;
+	static const uint8_t two[] = {0x54, 0, 0, 0, 1, 'a', 0x54, 0, 0, 0, 1, 'b'};
+	peer_write(c, two, sizeof two);
+	usleep(50 * 1000); /* both frames arrive together */
+	cx_expect(c, 5000, "ok 61", "recv");
+	poll_expect(c, 0, "ok true");
+	cx_expect(c, 5000, "ok 62", "recv");
+}
+
+
+static void close_twice(cx *c, const void *arg)
+{
+	(void)arg;
+	cx_expect(c, 5000, "ok", "close");
+	cx_expect(c, 5000, "ok", "close");
+	if (!cx_failed(c) && !peer_eof_within(c, 2000))
+		cx_fail(c, "the peer saw no EOF after the testee closed (CLOSE-4)");
+}
+
+static void close_delivers_first(cx *c, const void *arg)
+{
+	(void)arg;
+	cx_expect(c, 5000, "ok", "send 01");
+	cx_expect(c, 5000, "ok", "send 0202");
+	cx_expect(c, 5000, "ok", "close");
+	peer_expect_frame(c, "\1", 1, 5000);
+	peer_expect_frame(c, "\2\2", 2, 5000);
+	if (!cx_failed(c) && !peer_eof_within(c, 2000))
+		cx_fail(c, "no EOF after the last message (CLOSE-4)");
+}
+
+static void close_then_use(cx *c, const void *arg)
+{
+	(void)arg;
+	cx_expect(c, 5000, "ok", "close");
+	if (cx_cmd(c, 5000, "send 41") == 0 && strncmp(c->reply, "error ", 6) != 0)
+		cx_fail(c, "send after close: expected an error, got '%s'", c->reply);
+	if (cx_cmd(c, 5000, "recv") == 0 && strncmp(c->reply, "error ", 6) != 0)
+		cx_fail(c, "recv after close: expected an error, got '%s'", c->reply);
+}
+
+
+static int want_timeout_feature(cx *c, int ms)
+{
+	if (cx_cmd(c, 5000, "set-timeout %d", ms))
+		return -1;
+	if (strcmp(c->reply, "ok") != 0) {
+		cx_unsupported(c, "set-timeout");
+		return -1;
+	}
+	return 0;
+}
+
+static void time_recv_timeout(cx *c, const void *arg)
+{
+	(void)arg;
+	if (want_timeout_feature(c, 200))
+		return;
+	long t0 = now_ms();
+	cx_expect(c, 5000, "error timeout", "recv");
+	long took = now_ms() - t0;
+	if (!cx_failed(c) && (took < 190 || took > 200 + cx_ms(c, 2000)))
+		cx_fail(c, "a 200 ms receive timeout fired after %ld ms", took);
+}
+
+static void time_recv_keeps_partial(cx *c, const void *arg)
+{
+	(void)arg;
+	if (want_timeout_feature(c, 300))
+		return;
+	static const uint8_t part[] = {0x54, 0, 0, 0, 4, 'a', 'b'};
+	peer_write(c, part, sizeof part);
+	cx_expect(c, 5000, "error timeout", "recv");
+	peer_write(c, "cd", 2);
+	cx_expect(c, 5000, "ok 61626364", "recv");
+}
+
+static const conf_case cases[] = {
+	{"poll.zero_does_not_block", "POLL-2", LV_MUST, 0, poll_zero, NULL,
+	 "poll 0 on an idle duct answers false at once", NULL, NULL},
+	{"poll.timeout_honoured", "POLL-3", LV_MUST, 0, poll_timeout, NULL,
+	 "poll 300 on an idle duct is false, not before 300 ms", NULL, NULL},
+	{"poll.timeout_prompt", "POLL-3", LV_SHOULD, 0, poll_timeout_prompt, NULL,
+	 "poll 300 on an idle duct returns soon after 300 ms", NULL, NULL},
+	{"poll.true_on_data", "POLL-1", LV_MUST, 0, poll_data, NULL,
+	 "poll sees a waiting message and does not consume it", NULL, NULL},
+	{"poll.true_on_partial", "POLL-1", LV_MUST, 0, poll_partial, NULL,
+	 "poll is true on part of a frame", NULL, NULL},
+	{"poll.true_on_eof", "POLL-1 RECV-2", LV_MUST, 0, poll_eof, NULL,
+	 "poll is true when the peer closed", NULL, NULL},
+	{"poll.true_on_buffered", "POLL-1", LV_MUST, 0, poll_buffered, NULL,
+	 "poll is true for a message already read into the testee's buffer", NULL, NULL},
+	{"close.idempotent", "CLOSE-1 CLOSE-4", LV_MUST, 0, close_twice, NULL,
+	 "close twice is fine; the peer sees EOF", NULL, NULL},
+	{"close.delivers_first", "CLOSE-4", LV_MUST, 0, close_delivers_first, NULL,
+	 "messages sent before close arrive, then EOF", NULL, NULL},
+	{"close.then_use", "CLOSE-1", LV_MUST, 0, close_then_use, NULL,
+	 "send and recv after close are errors, not crashes", NULL, NULL},
+	{"time.recv_timeout", "TIME-1", LV_SHOULD, 0, time_recv_timeout, NULL,
+	 "a receive times out after the configured time", NULL, NULL},
+	{"time.recv_keeps_partial", "TIME-2", LV_MUST, 0, time_recv_keeps_partial, NULL,
+	 "a receive that times out mid-frame loses nothing", NULL, NULL},
+};
+
+void cases_poll(conf_case **v, size_t *n)
+{
+	cases_add_all(v, n, cases, sizeof cases / sizeof cases[0]);
+}
