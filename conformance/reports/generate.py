@@ -76,6 +76,12 @@ def write_md(path, meta, results, reqs):
             count('UNSUPPORTED') + count('SKIP')))
         f.write('MUST cases failed: %s.\n\n' % (', '.join(sorted({r['id'] for r in must}))
                                                  or 'none'))
+        if meta['not_checked']:
+            f.write('No case checks these requirements, so this grade says nothing of them '
+                    '([`conformance/not-checked`](../not-checked)):\n\n')
+            for q in meta['not_checked']:
+                f.write('- %s: %s\n' % (q['id'], q['reason']))
+            f.write('\n')
         f.write('## Per requirement\n\n')
         f.write('A requirement is a *departure* when a case checking it at its level '
                 'failed; *not checked* when every case that would check it needs a '
@@ -135,7 +141,8 @@ def main():
     name = words[2] if len(words) > 2 and words[0] == 'ok' else args[0].split('=')[0]
     meta = {'implementation': name, 'testee': args[0], 'hello': hello,
             'command': 'conformance/reports/generate.py ' + ' '.join(args),
-            'date': time.strftime('%Y-%m-%d'), 'seconds': round(seconds)}
+            'date': time.strftime('%Y-%m-%d'), 'seconds': round(seconds),
+            'not_checked': run.get('not_checked', [])}
     results = run['results']
     reqs = by_requirement(results, levels())
     os.makedirs(out, exist_ok=True)
