@@ -8,7 +8,8 @@ usage: check_mutants.py DUCT_CONFORM [--markdown]
 Each mutant runs against the same fixed selection of cases, chosen without
 regard to the mutants (every hand-written case, the frame vectors for
 truncation, limits and bad magic, and a few JSON vectors), with the testee
-as a Unix parent.  --markdown prints the table of which cases caught which
+in the role and transport the mutant names (mutant.py --list; most are a
+Unix parent).  --markdown prints the table of which cases caught which
 mutant, for the README.
 """
 import os
@@ -20,18 +21,19 @@ from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MUTANT = "/usr/bin/python3 " + os.path.join(HERE, "mutant.py")
-CASES = ("frame.*,recv.*,send.*,life.*,poll.*,close.*,time.*,json.error*,"
+CASES = ("frame.*,recv.*,send.*,life.*,addr.*,poll.*,close.*,time.*,json.error*,"
          "json.encode.mixed,json.decode.raw_utf8,vector.frames.truncated_*,"
          "vector.frames.max_*,vector.frames.bad_magic_*")
 FAIL = re.compile(r"^FAIL\s+(\S+)", re.M)
 
 
-def run(conform, name, level):
+def run(conform, name, level, where):
     strict = ["--strict"] if level == "SHOULD" else []
+    role, transport = where.split("/")
     # A TMPDIR of its own: leaves_path's defect is to leave socket paths.
     with tempfile.TemporaryDirectory(prefix="mutant-") as tmp:
         p = subprocess.run([conform, "--testee", f"{name}={MUTANT} {name}", "--cases", CASES,
-                            "--role", "parent", "--transport", "unix", "--timeout-scale", "0.5",
+                            "--role", role, "--transport", transport, "--timeout-scale", "0.5",
                             *strict], capture_output=True, text=True, timeout=600,
                            env=dict(os.environ, TMPDIR=tmp))
     return name, p.returncode, FAIL.findall(p.stdout), p.stdout
@@ -44,10 +46,10 @@ def main():
     conform, markdown = sys.argv[1], "--markdown" in sys.argv
     listing = subprocess.run(["/usr/bin/python3", os.path.join(HERE, "mutant.py"), "--list"],
                              capture_output=True, text=True, check=True).stdout
-    mutants = {n: (lv, about) for n, lv, about in
-               (line.split(None, 2) for line in listing.splitlines())}
+    mutants = {n: (lv, where, about) for n, lv, where, about in
+               (line.split(None, 3) for line in listing.splitlines())}
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        results = list(pool.map(lambda n: run(conform, n, mutants[n][0]), mutants))
+        results = list(pool.map(lambda n: run(conform, n, *mutants[n][:2]), mutants))
     missed = 0
     if markdown:
         print("| mutant | defect | breaks | cases that catch it |\n|---|---|---|---|")
@@ -56,7 +58,7 @@ def main():
         missed += not caught
         shown = ", ".join(f"`{f}`" for f in fails[:4]) + (" ..." if len(fails) > 4 else "")
         if markdown:
-            print(f"| `{name}` | {mutants[name][1]} | {mutants[name][0]} | {shown} "
+            print(f"| `{name}` | {mutants[name][2]} | {mutants[name][0]} | {shown} "
                   f"({len(fails)}) |")
         else:
             print(f"{'caught' if caught else 'MISSED':7} {name:20} {len(fails):3} "

@@ -5,7 +5,7 @@ case of the level it breaks: a MUST case, or for a defect that breaks only
 a SHOULD, a case under --strict (check_mutants.py checks it).
 
 usage: mutant.py NAME      run the testee with the defect NAME
-       mutant.py --list    list the mutants: NAME LEVEL defect
+       mutant.py --list    list the mutants: NAME LEVEL ROLE/TRANSPORT defect
 """
 import importlib.util
 import json
@@ -26,10 +26,11 @@ Duct = T.Duct
 MUTANTS = {}
 
 
-def mutant(about, level="MUST"):
-    """level: the strongest requirement the defect breaks."""
+def mutant(about, level="MUST", where="parent/unix"):
+    """level: the strongest requirement the defect breaks; where: the role
+    and transport check_mutants.py runs it in, where the defect can show."""
     def register(fn):
-        MUTANTS[fn.__name__] = (level, about, fn)
+        MUTANTS[fn.__name__] = (level, where, about, fn)
         return fn
     return register
 
@@ -163,7 +164,8 @@ def no_limit():
     Duct.recv = recv
 
 
-@mutant("keeps the stream after a bad magic byte and reads on", "SHOULD")
+@mutant("keeps the stream after a bad magic byte and reads on, as the original does",
+        "SHOULD")
 def resyncs():
     def _fail(self, cls, text):
         self.pos += 1          # skip the bad byte, as the original would
@@ -171,16 +173,70 @@ def resyncs():
     Duct._fail = _fail
 
 
+class TwoWrites(socket.socket):
+    """A socket whose sendall writes the 5-byte header, then the rest."""
+    __slots__ = ()
+
+    def sendall(self, data, *flags):
+        super().sendall(data[:5], *flags)
+        return super().sendall(data[5:], *flags)
+
+
+@mutant("header and payload in two writes, TCP_NODELAY off", "SHOULD", "parent/tcp")
+def nagle_two_writes():
+    orig = Duct._connected
+    def _connected(self, sock):
+        orig(self, sock)
+        if sock.family != socket.AF_UNIX:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 0)
+        sock.__class__ = TwoWrites
+    Duct._connected = _connected
+
+
+@mutant("sends on after a send was cut mid-frame, as the original does")
+def sends_after_cut():
+    def send(self, payload):
+        try:
+            self._conn().sendall(struct.pack('>BI', T.MAGIC, len(payload)) + payload)
+        except socket.timeout:
+            raise T.DuctError('timeout', 'send timed out')
+        except (BrokenPipeError, ConnectionResetError) as e:
+            raise T.DuctError('pipe', str(e))
+    Duct.send = send
+
+
+@mutant("cuts a Unix path to fit sun_path", where="child/unix")
+def cuts_long_path():
+    orig = socket.socket.connect
+    class Sock(socket.socket):
+        def connect(self, address):
+            if self.family == socket.AF_UNIX:
+                address = address[:107]
+            return orig(self, address)
+    T.socket.socket = Sock
+
+
+@mutant("a TCP parent listens on every interface", "SHOULD", "parent/tcp")
+def binds_everywhere():
+    orig = socket.socket.bind
+    class Sock(socket.socket):
+        def bind(self, address):
+            if self.family == socket.AF_INET:
+                address = ('0.0.0.0', address[1])
+            return orig(self, address)
+    T.socket.socket = Sock
+
+
 def main():
     if sys.argv[1:] == ['--list']:
-        for name, (level, about, _) in MUTANTS.items():
-            print('%-20s %-6s %s' % (name, level, about))
+        for name, (level, where, about, _) in MUTANTS.items():
+            print('%-20s %-6s %-11s %s' % (name, level, where, about))
         return 0
     if len(sys.argv) != 2 or sys.argv[1] not in MUTANTS:
         print(__doc__.strip(), file=sys.stderr if len(sys.argv) != 2 or
               sys.argv[1] not in ('-h', '--help') else sys.stdout)
         return 0 if sys.argv[1:] in (['-h'], ['--help']) else 2
-    MUTANTS[sys.argv[1]][2]()
+    MUTANTS[sys.argv[1]][3]()
     sys.argv[1:] = []
     return T.main()
 

@@ -121,22 +121,10 @@ static void close_then_use(cx *c, const void *arg)
 		cx_fail(c, "recv after close: expected an error, got '%s'", c->reply);
 }
 
-
-static int want_timeout_feature(cx *c, int ms)
-{
-	if (cx_cmd(c, 5000, "set-timeout %d", ms))
-		return -1;
-	if (strcmp(c->reply, "ok") != 0) {
-		cx_unsupported(c, "set-timeout");
-		return -1;
-	}
-	return 0;
-}
-
 static void time_recv_timeout(cx *c, const void *arg)
 {
 	(void)arg;
-	if (want_timeout_feature(c, 200))
+	if (cx_set_timeout(c, 200))
 		return;
 	long t0 = now_ms();
 	cx_expect(c, 5000, "error timeout", "recv");
@@ -148,7 +136,7 @@ static void time_recv_timeout(cx *c, const void *arg)
 static void time_recv_keeps_partial(cx *c, const void *arg)
 {
 	(void)arg;
-	if (want_timeout_feature(c, 300))
+	if (cx_set_timeout(c, 300))
 		return;
 	static const uint8_t part[] = {0x54, 0, 0, 0, 4, 'a', 'b'};
 	peer_write(c, part, sizeof part);

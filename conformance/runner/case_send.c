@@ -1,7 +1,11 @@
 /*
  * The cases of PROTOCOL.md section 4, sending.
  */
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "conform.h"
@@ -24,9 +28,108 @@ static void send_after_peer_closed(cx *c, const void *arg)
 	cx_fail(c, "100 sends to a closed peer all succeeded (SEND-3)");
 }
 
+static int by_value(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+	return (x > y) - (x < y);
+}
+
+/* SEND-2, ADDR-4: in a TCP ping-pong of small messages the testee's reply
+ * must not wait for an ACK.  Header and payload in two writes without
+ * TCP_NODELAY hold the payload back until the runner's delayed ACK (40 ms
+ * or more on Linux) on every round trip.  The bound is fixed, not scaled:
+ * a slow machine adds milliseconds, the stall adds tens of them. */
+static void send_small_no_stall(cx *c, const void *arg)
+{
+	(void)arg;
+	enum { ROUNDS = 21, BOUND_MS = 20 };
+	long took[ROUNDS];
+	uint8_t msg[100];
+	pattern(msg, sizeof msg, 9);
+	char *h = hex(msg, sizeof msg);
+	bytes ping = frame("p", 1);
+	int done = 0;
+	for (; done < ROUNDS && !cx_failed(c); done++) {
+		peer_write(c, ping.p, ping.n);
+		if (cx_expect(c, 5000, "ok 70", "recv"))
+			break;
+		long t0 = now_ms();
+		cx_send_cmd(c, "send %s", h);
+		if (peer_expect_frame(c, msg, sizeof msg, 5000))
+			break;
+		took[done] = now_ms() - t0;
+		if (cx_wait_reply(c, 5000) == 0 && strcmp(c->reply, "ok") != 0)
+			cx_fail(c, "send of 100 bytes: expected 'ok', got '%s'", c->reply);
+	}
+	free(h);
+	bytes_free(&ping);
+	if (cx_failed(c))
+		return;
+	qsort(took, ROUNDS, sizeof took[0], by_value);
+	if (took[ROUNDS / 2] > BOUND_MS)
+		cx_fail(c, "a 100-byte reply in a TCP ping-pong took %ld ms (median of %d; "
+			"fastest %ld, slowest %ld): it waits for an ACK; send the header and "
+			"payload in one write (SEND-2) and set TCP_NODELAY (ADDR-4)",
+			took[ROUNDS / 2], ROUNDS, took[0], took[ROUNDS - 1]);
+}
+
+/* Reads what the testee sent until it goes quiet or closes; every byte
+ * must continue the frame of send-pattern LEN SEED from offset *at. */
+static void read_cut_frame(cx *c, size_t *at, size_t len, unsigned seed)
+{
+	uint8_t h[5], buf[65536], period[256];
+	frame_header(h, (uint32_t)len);
+	pattern(period, sizeof period, seed);
+	while (!cx_failed(c)) {
+		struct pollfd p = {.fd = c->sock, .events = POLLIN};
+		if (poll(&p, 1, cx_ms(c, 500)) <= 0)
+			return;
+		ssize_t r = recv(c->sock, buf, sizeof buf, 0);
+		if (r <= 0)
+			return;
+		for (ssize_t i = 0; i < r; i++, (*at)++) {
+			uint8_t want = *at < 5 ? h[*at] : period[(*at - 5) % 256];
+			if (*at >= 5 + len || buf[i] != want) {
+				cx_fail(c, "byte %zu from the start of the cut frame is %02x, not "
+					"the cut frame's: a later send wrote into the stream (SEND-5)",
+					*at, buf[i]);
+				return;
+			}
+		}
+	}
+}
+
+/* SEND-5: a send cut mid-frame by its timeout leaves the stream unframed,
+ * so no later send may write a byte: once the runner has made room, all it
+ * reads must still be a prefix of the cut frame. */
+static void send_cut_frame_is_final(cx *c, const void *arg)
+{
+	(void)arg;
+	const size_t len = 16 * MIB;
+	size_t at = 0;
+	if (cx_set_timeout(c, 300))
+		return;
+	if (cx_cmd(c, 30000, "send-pattern %zu 1", len))
+		return;
+	if (strncmp(c->reply, "error ", 6) != 0) {
+		cx_fail(c, "a 16 MiB send to a peer that reads nothing, under set-timeout 300: "
+			"expected an error, got '%s'", c->reply);
+		return;
+	}
+	read_cut_frame(c, &at, len, 1); /* room for the next send */
+	if (cx_cmd(c, 5000, "send 41") == 0 && strcmp(c->reply, "ok") == 0)
+		cx_fail(c, "after a send cut mid-frame, the next send succeeded: it framed "
+			"a message inside the cut one (SEND-5)");
+	read_cut_frame(c, &at, len, 1);
+}
+
 static const conf_case cases[] = {
 	{"send.after_peer_closed", "SEND-3 SEC-3", LV_MUST, 0, send_after_peer_closed, NULL,
 	 "sending to a closed peer fails with 'pipe' and the testee lives (SIGPIPE)", NULL, NULL},
+	{"send.small_no_stall", "SEND-2 ADDR-4", LV_SHOULD, CF_TCP_ONLY, send_small_no_stall, NULL,
+	 "TCP ping-pong of 100-byte messages: the median reply takes under 20 ms", NULL, NULL},
+	{"send.cut_frame_is_final", "SEND-5", LV_MUST, 0, send_cut_frame_is_final, NULL,
+	 "after a send times out mid-frame, nothing more reaches the wire", NULL, NULL},
 };
 
 void cases_send(conf_case **v, size_t *n)

@@ -14,6 +14,7 @@ void cases_builtin(conf_case **v, size_t *n)
 	cases_recv(v, n);
 	cases_send(v, n);
 	cases_life(v, n);
+	cases_addr(v, n);
 	cases_poll(v, n);
 	cases_json(v, n);
 }

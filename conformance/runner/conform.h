@@ -36,6 +36,7 @@ enum {
 	CF_UNIX_ONLY = 4,
 	CF_PARENT_ONLY = 8, /* the testee must be the parent */
 	CF_CHILD_ONLY = 16,
+	CF_TCP_ONLY = 32,
 };
 
 /* A growable byte string. */
@@ -100,6 +101,9 @@ int cx_ms(const cx *c, int ms);
 /* ---- failing ---------------------------------------------------------- */
 void cx_fail(cx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cx_unsupported(cx *c, const char *what);
+/* set-timeout MS (feature timeout); without it the case is UNSUPPORTED.
+ * 0, or -1 when the case cannot go on. */
+int cx_set_timeout(cx *c, int ms);
 int cx_failed(const cx *c);
 
 /* ---- the testee (testee.c) ------------------------------------------- */
@@ -171,12 +175,14 @@ void appendf(char **s, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 /* ---- case tables -------------------------------------------------------- */
 /* The hand-written cases in the order of PROTOCOL.md's sections, one file
  * each: case_frame.c (2), case_recv.c (3), case_send.c (4), case_life.c
- * (5), case_poll.c (7: poll, close, timeouts), case_json.c (8). */
+ * (5), case_addr.c (6), case_poll.c (7: poll, close, timeouts),
+ * case_json.c (8). */
 void cases_builtin(conf_case **v, size_t *n);
 void cases_frame(conf_case **v, size_t *n);
 void cases_recv(conf_case **v, size_t *n);
 void cases_send(conf_case **v, size_t *n);
 void cases_life(conf_case **v, size_t *n);
+void cases_addr(conf_case **v, size_t *n);
 void cases_poll(conf_case **v, size_t *n);
 void cases_json(conf_case **v, size_t *n);
 /* Loads vector files from dir (the repo's vectors/); 0 or -1 with a

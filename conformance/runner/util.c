@@ -140,6 +140,17 @@ void cx_fail(cx *c, const char *fmt, ...)
 	c->verdict = V_FAIL;
 }
 
+int cx_set_timeout(cx *c, int ms)
+{
+	if (cx_cmd(c, 5000, "set-timeout %d", ms))
+		return -1;
+	if (strcmp(c->reply, "ok") != 0) {
+		cx_unsupported(c, "set-timeout");
+		return -1;
+	}
+	return 0;
+}
+
 void cx_unsupported(cx *c, const char *what)
 {
 	if (c->verdict != V_PASS)
