@@ -1,4 +1,4 @@
-"""testeekit: the testee contract (TESTEE.md, version 1) in one module, so
+"""testeekit: the testee contract (TESTEE.md, version 1.1) in one module, so
 that an adapter for a new Python implementation is only its mapping.
 
     import testeekit as kit
@@ -20,7 +20,7 @@ that an adapter for a new Python implementation is only its mapping.
 The kit owns everything that is the same for every implementation: the
 control-channel loop, argument checking, the one-duct state rule, the
 replies, the composite commands (send-pattern, send-many, recv-digest,
-recv-many, poll's ELAPSED) and the error classes.  The adapter raises
+recv-many, poll's ELAPSED, the bench feature's loops) and the error classes.  The adapter raises
 Error(CLASS, text), or lets its library's exceptions through and names
 their class in classify(); what it leaves unnamed is 'other', with the
 exception's type and text.  An adapter adapts: it must not retry, buffer or
@@ -30,7 +30,7 @@ import struct
 import sys
 import time
 
-VERSION = 1
+VERSION = '1.1'
 CLASSES = ('eof', 'truncated', 'magic', 'toobig', 'pipe', 'timeout', 'decode', 'range',
            'state', 'connect', 'unsupported', 'other')
 UNAVAILABLE = 77                 # exit status: the implementation is not installed
@@ -107,7 +107,8 @@ class Adapter:
 ARGS = {'hello': '', 'parent': 'w', 'child': 'w', 'listen': 'i', 'send': 'x',
         'send-pattern': 'ii', 'send-many': 'ii', 'recv': '', 'recv-digest': '',
         'recv-many': 'i', 'poll': 'i', 'echo-value': '', 'close': '', 'set-max': 'i',
-        'set-timeout': 'i'}
+        'set-timeout': 'i', 'bench-send': 'ii', 'bench-recv': 'ii', 'bench-echo': 'i',
+        'bench-echo-value': 'i'}
 NEED_DUCT = set(ARGS) - {'hello', 'parent', 'child', 'set-max', 'set-timeout'}
 
 
@@ -138,7 +139,7 @@ class Session:
 
     def features(self):
         return [f for f, m in (('max', 'set_max'), ('timeout', 'set_timeout'))
-                if getattr(self.a, m) is not None]
+                if getattr(self.a, m) is not None] + ['bench']
 
     def run(self, words):
         cmd, args = words[0], words[1:]
@@ -197,6 +198,27 @@ class Session:
             return 'ok %s %d' % ('true' if ready else 'false', elapsed)
         elif cmd == 'echo-value':
             a.echo_value()
+        elif cmd == 'bench-send':      # TESTEE.md 3.1: one reply per loop
+            payload = pattern(args[1], 0)
+            for _ in range(args[0]):
+                a.send(payload)
+        elif cmd == 'bench-recv':
+            first, last = 0, 7 * (args[1] - 1) % 256
+            for k in range(args[0]):
+                try:
+                    p = a.recv()
+                except Exception as e:
+                    cls, text = self.error(e, cmd)
+                    return ('error %s %d %s' % (cls, k, text)).strip()
+                if len(p) != args[1] or p and (p[0] != first or p[-1] != last):
+                    return 'error other %d message of %d bytes, not the pattern of %d' % (
+                        k, len(p), args[1])
+        elif cmd == 'bench-echo':
+            for _ in range(args[0]):
+                a.send(a.recv())
+        elif cmd == 'bench-echo-value':
+            for _ in range(args[0]):
+                a.echo_value()
         elif cmd == 'close':
             a.close()
         return 'ok'

@@ -1,7 +1,7 @@
 /*
  * duct-testee: the libduct testee of the conformance suite.
  *
- * It speaks the line protocol of conformance/TESTEE.md (contract version 1)
+ * It speaks the line protocol of conformance/TESTEE.md (contract version 1.1)
  * on stdin/stdout and drives one libduct duct.  It is an adapter, not a
  * test: it does what each command says and reports what libduct returned,
  * mapped to the contract's error classes.  The runner plays the peer.
@@ -176,7 +176,7 @@ struct args {
 static int cmd_hello(struct args *a)
 {
 	(void)a;
-	reply("ok 1 libduct-1.0 max timeout");
+	reply("ok 1.1 libduct-1.0 max timeout bench");
 	return REPLIED;
 }
 
@@ -317,6 +317,82 @@ static int cmd_echo_value(struct args *a)
 	return rc;
 }
 
+/* The bench feature (TESTEE.md section 3.1): hot loops with one reply at
+ * the end, so that the runner times libduct, not the control channel. */
+
+/* Message bytes: send-pattern's pattern with SEED 0, made once per size. */
+static uint8_t *bench_message(size_t len)
+{
+	static uint8_t *buf;
+	static size_t have = SIZE_MAX;
+	if (len != have) {
+		uint8_t *p = realloc(buf, len ? len : 1);
+		if (!p)
+			return NULL;
+		buf = p;
+		for (size_t i = 0; i < len; i++)
+			buf[i] = (uint8_t)(7 * i);
+		have = len;
+	}
+	return buf;
+}
+
+static int cmd_bench_send(struct args *a)
+{
+	size_t len = (size_t)a->n[1];
+	const uint8_t *m = bench_message(len);
+	int rc = m ? DUCT_OK : DUCT_ENOMEM;
+	for (unsigned long long k = 0; k < a->n[0] && rc == DUCT_OK; k++)
+		rc = duct_send(d, m, len);
+	return rc;
+}
+
+/* Each message must have the length asked and the pattern's first and last
+ * byte; the reply names the first one that does not. */
+static int cmd_bench_recv(struct args *a)
+{
+	size_t want = (size_t)a->n[1];
+	for (unsigned long long k = 0; k < a->n[0]; k++) {
+		const uint8_t *p;
+		size_t len;
+		int rc = duct_recv(d, (const void **)&p, &len);
+		if (rc != DUCT_OK) {
+			char extra[32];
+			snprintf(extra, sizeof extra, " %llu", k);
+			reply_status(rc, extra);
+			return REPLIED;
+		}
+		if (len != want || (len && (p[0] != 0 ||
+					    p[len - 1] != (uint8_t)(7 * (len - 1))))) {
+			reply("error other %llu message of %zu bytes, not the "
+			      "pattern of %zu", k, len, want);
+			return REPLIED;
+		}
+	}
+	return DUCT_OK;
+}
+
+static int cmd_bench_echo(struct args *a)
+{
+	int rc = DUCT_OK;
+	for (unsigned long long k = 0; k < a->n[0] && rc == DUCT_OK; k++) {
+		const void *p;
+		size_t len;
+		/* p is lent until the next receive: sent back first. */
+		if ((rc = duct_recv(d, &p, &len)) == DUCT_OK)
+			rc = duct_send(d, p, len);
+	}
+	return rc;
+}
+
+static int cmd_bench_echo_value(struct args *a)
+{
+	int rc = DUCT_OK;
+	for (unsigned long long k = 0; k < a->n[0] && rc == DUCT_OK; k++)
+		rc = cmd_echo_value(a);
+	return rc;
+}
+
 static int cmd_close(struct args *a)
 {
 	(void)a;
@@ -365,6 +441,10 @@ static const struct command {
 	{"recv-many", "n", UINT32_MAX, DUCT, cmd_recv_many},
 	{"poll", "n", INT_MAX, DUCT, cmd_poll},
 	{"echo-value", "", 0, DUCT, cmd_echo_value},
+	{"bench-send", "nn", UINT32_MAX, DUCT, cmd_bench_send},
+	{"bench-recv", "nn", UINT32_MAX, DUCT, cmd_bench_recv},
+	{"bench-echo", "n", UINT32_MAX, DUCT, cmd_bench_echo},
+	{"bench-echo-value", "n", UINT32_MAX, DUCT, cmd_bench_echo_value},
 	{"close", "", 0, DUCT, cmd_close},
 	{"set-max", "n", UINT32_MAX, ANY, cmd_set_max},
 	{"set-timeout", "n", INT_MAX, ANY, cmd_set_timeout},
@@ -434,7 +514,7 @@ int main(int argc, char **argv)
 		fputs("usage: duct-testee\n"
 		      "Reads commands on stdin and answers each with one line "
 		      "on stdout, as\nconformance/TESTEE.md (contract version "
-		      "1) says; normally run by duct-conform.\n",
+		      "1.1) says; normally run by duct-conform.\n",
 		      help ? stdout : stderr);
 		return help ? 0 : 2;
 	}

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Smoke check of a testee (conformance/TESTEE.md, contract version 1).
+"""Smoke check of a testee (conformance/TESTEE.md, contract version 1.1).
 
     /usr/bin/python3 smoke.py PATH_TO_TESTEE
 
@@ -140,7 +140,7 @@ def connect_to(address):
 def as_parent(path):
     """Testee is a Unix parent; most data commands are checked here."""
     t = Testee(path)
-    t.cmd("hello", r"ok 1 \S+( \S+)*")
+    t.cmd("hello", r"ok 1\.1 \S+( \S+)* bench")
     t.cmd("recv", r"error state.*")  # no duct yet
     t.cmd("frobnicate 1", r"error unsupported.*")
     addr = t.cmd("parent unix", r"ok (unix:/\S+)").group(1)
@@ -179,6 +179,27 @@ def as_parent(path):
     t.ask("send-many 100 3")
     for k, want in enumerate(many(100, 3)):
         check(read_frame(s) == want, "send-many message %d" % k)
+    t.answer("ok")
+
+    # The bench feature (TESTEE.md 3.1): one reply per loop.
+    t.ask("bench-send 50 300")
+    for k in range(50):
+        check(read_frame(s) == pattern(300, 0), "bench-send message %d" % k)
+    t.answer("ok")
+    s.sendall(frame(pattern(300, 0)) * 40)
+    t.cmd("bench-recv 40 300", "ok")
+    s.sendall(frame(pattern(299, 0)) + frame(b"\x01" + pattern(300, 0)[1:]))
+    t.cmd("bench-recv 1 300", r"error other 0 .*")      # wrong length
+    t.cmd("bench-recv 1 300", r"error other 0 .*")      # wrong first byte
+    t.ask("bench-echo 3")
+    for m in (b"", b"e", pattern(5000, 3)):
+        s.sendall(frame(m))
+        check(read_frame(s) == m, "bench-echo of %d bytes" % len(m))
+    t.answer("ok")
+    t.ask("bench-echo-value 2")
+    for v in (b"[1, 2.5]", b'{"a": "\\u00e9"}'):
+        s.sendall(frame(v))
+        check(read_frame(s) == v, "bench-echo-value of %r" % v)
     t.answer("ok")
 
     msgs = [b"", b"a", pattern(70, 1)]

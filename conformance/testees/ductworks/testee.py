@@ -2,7 +2,7 @@
 """The testee for the original Python ductworks (0.0.1a4), through its public
 API only; the mapping's judgment calls are in this folder's README.md.
 
-usage: testee.py [--help]     (conformance/TESTEE.md, contract version 1)
+usage: testee.py [--help]     (conformance/TESTEE.md, contract version 1.1)
 Finds the library through DUCTWORKS_SRC, then ../shared/upstream/ductworks-0.0.1a4
 beside the project, then an importable ductworks; exits 77 if none is there.
 """

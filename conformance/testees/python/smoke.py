@@ -141,8 +141,8 @@ class Testee:
 
 def hello(t):
     words = t.cmd('hello').split()
-    check(words[:2] == ['ok', '1'] and len(words) >= 3,
-          'hello: expected "ok 1 NAME ...", got %r' % ' '.join(words))
+    check(words[:2] == ['ok', '1.1'] and len(words) >= 3,
+          'hello: expected "ok 1.1 NAME ...", got %r' % ' '.join(words))
     return words[3:]
 
 
@@ -202,6 +202,7 @@ def parent_unix(t):
     messages = many(300, 11)
     s.sendall(b''.join(frame(m) for m in messages))
     t.expect('recv-many 300', 'ok ' + digest(messages))
+    bench(t, s)
     echo(t, s, b'{"a": [1, 2.5, NaN, -Infinity, "\\u00e9\\ud83d\\ude00"], "b": null}')
     echo(t, s, b'[1e+16, 1e-05, -0.0, 9223372036854775807]')
     s.sendall(frame(b'[18446744073709551616]'))   # 2**64: kept exactly, or refused (JSON-6)
@@ -228,6 +229,26 @@ def parent_unix(t):
     t.expect('send 00', 'error state')
     t.expect('poll 0', 'error state')
     t.quit()
+
+
+def bench(t, s):                 # the bench feature (TESTEE.md 3.1), from testeekit
+    msg = bytes(7 * i % 256 for i in range(300))
+    t.write('bench-send 50 300')
+    line, wire = t.reply(sock=s, nbytes=50 * 305)
+    check(line == 'ok' and wire == frame(msg) * 50, 'bench-send 50 300: %r, or wrong bytes' % line)
+    s.sendall(frame(msg) * 40)
+    t.expect('bench-recv 40 300', 'ok')
+    s.sendall(frame(msg[:299]) + frame(b'\x01' + msg[1:]))
+    check(t.cmd('bench-recv 1 300').startswith('error other 0 '), 'bench-recv: a short message')
+    check(t.cmd('bench-recv 1 300').startswith('error other 0 '), 'bench-recv: a wrong first byte')
+    s.sendall(frame(b'') + frame(msg))
+    t.write('bench-echo 2')
+    line, wire = t.reply(sock=s, nbytes=5 + 305)
+    check(line == 'ok' and wire == frame(b'') + frame(msg), 'bench-echo: %r' % line)
+    s.sendall(frame(b'[1, 2.5]'))
+    t.write('bench-echo-value 1')
+    line, wire = t.reply(sock=s, nbytes=13)
+    check(line == 'ok' and wire == frame(b'[1, 2.5]'), 'bench-echo-value: %r' % line)
 
 
 def poll(t, ms, want):

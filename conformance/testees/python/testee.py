@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """pyduct: a small, independent Ductworks duct (stdlib only) and the testee
-that lets duct-conform drive it (conformance/TESTEE.md, contract version 1).
+that lets duct-conform drive it (conformance/TESTEE.md, contract version 1.1).
 
 usage: testee.py [--help]
 Reads one command per line on stdin, writes one reply per line on stdout.
