@@ -183,14 +183,10 @@ class Session:
             return 'ok %d %016x' % (len(payload), fnv1a(payload))
         elif cmd == 'recv-many':
             h = FNV_INIT
-            for k in range(args[0]):
-                try:
-                    payload = a.recv()
-                except Exception as e:
-                    cls, text = self.error(e, cmd)
-                    return ('error %s %d %s' % (cls, k, text)).strip()
-                h = fnv1a(payload, fnv1a(struct.pack('>I', len(payload)), h))
-            return 'ok %016x' % h
+            def add(k, p):
+                nonlocal h
+                h = fnv1a(p, fnv1a(struct.pack('>I', len(p)), h))
+            return self.recv_each(cmd, args[0], add) or 'ok %016x' % h
         elif cmd == 'poll':
             start = time.monotonic()
             ready = a.poll(_seconds(args[0]))
@@ -203,16 +199,12 @@ class Session:
             for _ in range(args[0]):
                 a.send(payload)
         elif cmd == 'bench-recv':
-            first, last = 0, 7 * (args[1] - 1) % 256
-            for k in range(args[0]):
-                try:
-                    p = a.recv()
-                except Exception as e:
-                    cls, text = self.error(e, cmd)
-                    return ('error %s %d %s' % (cls, k, text)).strip()
-                if len(p) != args[1] or p and (p[0] != first or p[-1] != last):
+            size, last = args[1], 7 * (args[1] - 1) % 256
+            def check(k, p):
+                if len(p) != size or p and (p[0] != 0 or p[-1] != last):
                     return 'error other %d message of %d bytes, not the pattern of %d' % (
-                        k, len(p), args[1])
+                        k, len(p), size)
+            return self.recv_each(cmd, args[0], check) or 'ok'
         elif cmd == 'bench-echo':
             for _ in range(args[0]):
                 a.send(a.recv())
@@ -222,6 +214,20 @@ class Session:
         elif cmd == 'close':
             a.close()
         return 'ok'
+
+    def recv_each(self, cmd, count, fn):
+        """Receives count messages, calling fn(k, payload) on each; the first
+        error reply ('error CLASS K ...', or what fn returns), or None."""
+        for k in range(count):
+            try:
+                payload = self.a.recv()
+            except Exception as e:
+                cls, text = self.error(e, cmd)
+                return ('error %s %d %s' % (cls, k, text)).strip()
+            bad = fn(k, payload)
+            if bad:
+                return bad
+        return None
 
     def error(self, e, cmd):
         """(class, text) for an exception raised while running cmd."""

@@ -16,6 +16,7 @@ import signal
 import socket
 import struct
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 spec = importlib.util.spec_from_file_location(
@@ -180,6 +181,27 @@ class TwoWrites(socket.socket):
     def sendall(self, data, *flags):
         super().sendall(data[:5], *flags)
         return super().sendall(data[5:], *flags)
+
+
+@mutant("poll 0 waits 20 ms")
+def poll_zero_blocks():
+    orig = Duct.poll
+    def poll(self, timeout):
+        if timeout == 0:
+            time.sleep(0.02)
+        return orig(self, timeout)
+    Duct.poll = poll
+
+
+@mutant("an idle poll returns its timeout late again", "SHOULD")
+def poll_late():
+    orig = Duct.poll
+    def poll(self, timeout):
+        ready = orig(self, timeout)
+        if not ready and timeout:
+            time.sleep(timeout)
+        return ready
+    Duct.poll = poll
 
 
 @mutant("header and payload in two writes, TCP_NODELAY off", "SHOULD", "parent/tcp")

@@ -23,24 +23,11 @@ static void runner_to_testee(cx *c, const char *payload)
 	bytes_free(&f);
 }
 
-static int start_parent(cx *c, char *addr, size_t n)
-{
-	const char *t = c->tr == TR_UNIX ? "unix" : "tcp";
-	if (cx_cmd(c, 5000, "parent %s", t))
-		return -1;
-	if (strncmp(c->reply, "ok ", 3) != 0) {
-		cx_fail(c, "'parent %s' failed: %s", t, c->reply);
-		return -1;
-	}
-	snprintf(addr, n, "%s", c->reply + 3);
-	return 0;
-}
-
 static void life_listen_timeout(cx *c, const void *arg)
 {
 	(void)arg;
 	char addr[300];
-	if (start_parent(c, addr, sizeof addr))
+	if (cx_parent(c, addr, sizeof addr))
 		return;
 	long t0 = now_ms();
 	if (cx_expect(c, 5000, "error timeout", "listen 300"))
@@ -61,7 +48,7 @@ static void life_one_child(cx *c, const void *arg)
 {
 	(void)arg;
 	char addr[300];
-	if (start_parent(c, addr, sizeof addr))
+	if (cx_parent(c, addr, sizeof addr))
 		return;
 	int err;
 	c->sock = peer_connect_to(c, addr, &err);
@@ -86,7 +73,7 @@ static void life_private_dir(cx *c, const void *arg)
 {
 	(void)arg;
 	char addr[300];
-	if (start_parent(c, addr, sizeof addr))
+	if (cx_parent(c, addr, sizeof addr))
 		return;
 	char *slash = strrchr(addr, '/');
 	if (!slash) {

@@ -1,47 +1,81 @@
 /*
  * The cases of PROTOCOL.md section 7: poll, close and timeouts.
  */
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "conform.h"
 
-/* Runs "poll MS" and checks the answer; returns the runner-measured time. */
+/*
+ * Poll's timing is judged by the ELAPSED the testee measures around its
+ * poll call (TESTEE.md), so that the control channel's latency neither
+ * hides a slow poll nor fails a fast one, and by the median of several
+ * tries, so that one descheduled try proves nothing.  The runner's own
+ * clock bounds ELAPSED from above: a testee cannot report a poll shorter
+ * than the round trip that carried it.  Bounds are fixed, not scaled by
+ * --timeout-scale: a defect of 20 ms must fail on any machine.  Noise
+ * measured here, 2 cores with the full test suite running beside, 40 runs
+ * of each of libduct, pyduct and the original: poll 0, and a poll with a
+ * message or the peer's close waiting, reported 0 ms every time; a poll
+ * 300 reported 300 to 309 ms.
+ */
+enum { TRIES = 5, PROMPT_MS = 10, LATE_MS = 50 };
+
+/* Runs "poll MS", checks the answer starts with want ("ok true", "ok
+ * false"); returns the testee's ELAPSED, or -1 when the case has failed. */
 static long poll_expect(cx *c, int ms, const char *want)
 {
-	long t0 = now_ms();
+	long t0 = now_ms(), elapsed = -1;
 	if (cx_cmd(c, ms + 5000, "poll %d", ms))
 		return -1;
 	long took = now_ms() - t0;
-	if (strncmp(c->reply, want, strlen(want)) != 0)
-		cx_fail(c, "poll %d: expected '%s ...', got '%s'", ms, want, c->reply);
-	return took;
+	size_t n = strlen(want);
+	if (strncmp(c->reply, want, n) != 0 || sscanf(c->reply + n, " %ld", &elapsed) != 1 ||
+	    elapsed < 0)
+		cx_fail(c, "poll %d: expected '%s ELAPSED', got '%s'", ms, want, c->reply);
+	else if (elapsed > took + 1)
+		cx_fail(c, "poll %d: ELAPSED %ld ms, but the whole command took %ld ms by the "
+			"runner's clock", ms, elapsed, took);
+	return cx_failed(c) ? -1 : elapsed;
+}
+
+/* The median ELAPSED of TRIES polls, or -1. */
+static long poll_median(cx *c, int ms, const char *want)
+{
+	long v[TRIES];
+	for (int i = 0; i < TRIES; i++)
+		if ((v[i] = poll_expect(c, ms, want)) < 0)
+			return -1;
+	return median(v, TRIES);
 }
 
 static void poll_zero(cx *c, const void *arg)
 {
 	(void)arg;
-	for (int i = 0; i < 5 && !cx_failed(c); i++) {
-		long took = poll_expect(c, 0, "ok false");
-		if (took > cx_ms(c, 500))
-			cx_fail(c, "poll 0 took %ld ms (POLL-2: it must not block)", took);
-	}
+	long med = poll_median(c, 0, "ok false");
+	if (med > PROMPT_MS)
+		cx_fail(c, "poll 0 took %ld ms (median of %d; POLL-2: it must not block)", med,
+			TRIES);
 }
 
 static void poll_timeout(cx *c, const void *arg)
 {
 	(void)arg;
-	long took = poll_expect(c, 300, "ok false");
-	if (!cx_failed(c) && took < 299)
-		cx_fail(c, "poll 300 on an idle duct returned false after %ld ms (POLL-3)", took);
+	long t0 = now_ms(), elapsed = poll_expect(c, 300, "ok false"), took = now_ms() - t0;
+	/* ELAPSED is whole milliseconds, rounded down. */
+	if (elapsed >= 0 && (elapsed < 299 || took < 299))
+		cx_fail(c, "poll 300 on an idle duct returned false after %ld ms (POLL-3)",
+			elapsed < 299 ? elapsed : took);
 }
 
 static void poll_timeout_prompt(cx *c, const void *arg)
 {
 	(void)arg;
-	long took = poll_expect(c, 300, "ok false");
-	if (!cx_failed(c) && took > 300 + cx_ms(c, 500))
-		cx_fail(c, "poll 300 on an idle duct returned after %ld ms", took);
+	long med = poll_median(c, 300, "ok false");
+	if (med > 300 + LATE_MS)
+		cx_fail(c, "poll 300 on an idle duct returned after %ld ms (median of %d)", med,
+			TRIES);
 }
 
 static void poll_data(cx *c, const void *arg)
@@ -49,10 +83,10 @@ static void poll_data(cx *c, const void *arg)
 	(void)arg;
 	bytes f = frame("d", 1);
 	peer_write(c, f.p, f.n);
-	long took = poll_expect(c, 5000, "ok true");
-	if (!cx_failed(c) && took > cx_ms(c, 2000))
-		cx_fail(c, "poll took %ld ms to see a waiting message", took);
-	poll_expect(c, 0, "ok true"); /* it did not consume */
+	/* Polls do not consume: the message is there for every try. */
+	long med = poll_median(c, 5000, "ok true");
+	if (med > PROMPT_MS)
+		cx_fail(c, "poll took %ld ms to see a waiting message (median of %d)", med, TRIES);
 	cx_expect(c, 5000, "ok 64", "recv");
 	bytes_free(&f);
 }
@@ -72,9 +106,9 @@ static void poll_eof(cx *c, const void *arg)
 {
 	(void)arg;
 	peer_close(c);
-	long took = poll_expect(c, 5000, "ok true");
-	if (!cx_failed(c) && took > cx_ms(c, 2000))
-		cx_fail(c, "poll took %ld ms to see the peer's close", took);
+	long med = poll_median(c, 5000, "ok true");
+	if (med > PROMPT_MS)
+		cx_fail(c, "poll took %ld ms to see the peer's close (median of %d)", med, TRIES);
 	cx_expect(c, 5000, "error eof", "recv");
 }
 

@@ -101,6 +101,11 @@ int cx_ms(const cx *c, int ms);
 /* ---- failing ---------------------------------------------------------- */
 void cx_fail(cx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cx_unsupported(cx *c, const char *what);
+/* parent unix|tcp (the case's transport); the address it reports into
+ * addr.  0, or -1 when the case has failed. */
+int cx_parent(cx *c, char *addr, size_t n);
+/* The peer has closed: sends until the testee reports 'pipe' (SEND-3). */
+void cx_expect_pipe(cx *c);
 /* set-timeout MS (feature timeout); without it the case is UNSUPPORTED.
  * 0, or -1 when the case cannot go on. */
 int cx_set_timeout(cx *c, int ms);
@@ -165,6 +170,8 @@ void pattern(uint8_t *p, size_t n, unsigned seed);
 char *hex(const uint8_t *p, size_t n); /* malloc'd; "-" for empty */
 int unhex(const char *s, bytes *out);
 long now_ms(void);
+/* Sorts v[0..n) and returns its middle value. */
+long median(long *v, size_t n);
 /* TESTEE.md send-many: message k into p (61 bytes suffice); its length. */
 size_t many_message(size_t k, unsigned seed, uint8_t *p);
 /* recv-many's digest of send-many COUNT SEED. */

@@ -1,9 +1,11 @@
-/* Small helpers: byte strings, hex, FNV-1a, the payload pattern, time. */
+/* Small helpers: byte strings, hex, FNV-1a, the payload pattern, time, and
+ * the steps many cases share (cx_parent, cx_expect_pipe, cx_set_timeout). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "conform.h"
 
@@ -138,6 +140,47 @@ void cx_fail(cx *c, const char *fmt, ...)
 		abort();
 	va_end(ap);
 	c->verdict = V_FAIL;
+}
+
+static int by_value(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+	return (x > y) - (x < y);
+}
+
+long median(long *v, size_t n)
+{
+	qsort(v, n, sizeof v[0], by_value);
+	return v[n / 2];
+}
+
+int cx_parent(cx *c, char *addr, size_t n)
+{
+	const char *t = c->tr == TR_UNIX ? "unix" : "tcp";
+	if (cx_cmd(c, 5000, "parent %s", t))
+		return -1;
+	if (strncmp(c->reply, "ok ", 3) != 0) {
+		cx_fail(c, "'parent %s' failed: %s", t, c->reply);
+		return -1;
+	}
+	snprintf(addr, n, "%s", c->reply + 3);
+	return 0;
+}
+
+void cx_expect_pipe(cx *c)
+{
+	for (int i = 0; i < 100; i++) {
+		if (cx_cmd(c, 5000, "send 41"))
+			return;
+		if (cx_reply_is(c, "error pipe"))
+			return;
+		if (strcmp(c->reply, "ok") != 0) {
+			cx_fail(c, "send to a closed peer: expected 'error pipe', got '%s'", c->reply);
+			return;
+		}
+		usleep(5000); /* TCP learns of the close from the peer's RST */
+	}
+	cx_fail(c, "100 sends to a closed peer all succeeded (SEND-3)");
 }
 
 int cx_set_timeout(cx *c, int ms)
