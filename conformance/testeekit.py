@@ -20,12 +20,14 @@ that an adapter for a new Python implementation is only its mapping.
 The kit owns everything that is the same for every implementation: the
 control-channel loop, argument checking, the one-duct state rule, the
 replies, the composite commands (send-pattern, send-many, recv-digest,
-recv-many, poll's ELAPSED, the bench feature's loops) and the error classes.  The adapter raises
+recv-many, poll's ELAPSED, the bench feature's loops, fork-close) and the
+error classes.  The adapter raises
 Error(CLASS, text), or lets its library's exceptions through and names
 their class in classify(); what it leaves unnamed is 'other', with the
 exception's type and text.  An adapter adapts: it must not retry, buffer or
 limit on the library's behalf, or the suite grades the adapter.
 """
+import os
 import struct
 import sys
 import time
@@ -108,7 +110,7 @@ ARGS = {'hello': '', 'parent': 'w', 'child': 'w', 'listen': 'i', 'send': 'x',
         'send-pattern': 'ii', 'send-many': 'ii', 'recv': '', 'recv-digest': '',
         'recv-many': 'i', 'poll': 'i', 'echo-value': '', 'close': '', 'set-max': 'i',
         'set-timeout': 'i', 'bench-send': 'ii', 'bench-recv': 'ii', 'bench-echo': 'i',
-        'bench-echo-value': 'i'}
+        'bench-echo-value': 'i', 'fork-close': ''}
 NEED_DUCT = set(ARGS) - {'hello', 'parent', 'child', 'set-max', 'set-timeout'}
 
 
@@ -139,7 +141,7 @@ class Session:
 
     def features(self):
         return [f for f, m in (('max', 'set_max'), ('timeout', 'set_timeout'))
-                if getattr(self.a, m) is not None] + ['bench']
+                if getattr(self.a, m) is not None] + ['bench', 'fork']
 
     def run(self, words):
         cmd, args = words[0], words[1:]
@@ -213,6 +215,14 @@ class Session:
                 a.echo_value()
         elif cmd == 'close':
             a.close()
+        elif cmd == 'fork-close':      # TESTEE.md 3.2, CLOSE-2
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    a.close()
+                finally:
+                    os._exit(0)
+            os.waitpid(pid, 0)
         return 'ok'
 
     def recv_each(self, cmd, count, fn):

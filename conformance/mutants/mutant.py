@@ -183,6 +183,19 @@ class TwoWrites(socket.socket):
         return super().sendall(data[5:], *flags)
 
 
+@mutant("close shuts the socket down, for every process sharing it")
+def close_shuts_down():
+    orig = Duct.close
+    def close(self):
+        if self.sock and not self.closed:
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        orig(self)
+    Duct.close = close
+
+
 @mutant("poll 0 waits 20 ms")
 def poll_zero_blocks():
     orig = Duct.poll

@@ -145,6 +145,33 @@ static void close_delivers_first(cx *c, const void *arg)
 		cx_fail(c, "no EOF after the last message (CLOSE-4)");
 }
 
+/* CLOSE-2: close does not shut the socket down, so a copy closed in a
+ * forked process leaves the duct working here, both ways. */
+static void close_in_fork(cx *c, const void *arg)
+{
+	(void)arg;
+	if (cx_cmd(c, 10000, "fork-close"))
+		return;
+	if (cx_reply_is(c, "error unsupported")) {
+		cx_unsupported(c, "fork-close");
+		return;
+	}
+	if (strcmp(c->reply, "ok") != 0) {
+		cx_fail(c, "fork-close: expected 'ok', got '%s'", c->reply);
+		return;
+	}
+	bytes f = frame("in", 2);
+	peer_write(c, f.p, f.n);
+	bytes_free(&f);
+	if (cx_cmd(c, 5000, "recv") == 0 && strcmp(c->reply, "ok 696e") != 0)
+		cx_fail(c, "after a forked copy closed the duct, recv: expected 'ok 696e', got '%s' "
+			"(CLOSE-2: close must not shut the socket down)", c->reply);
+	if (cx_cmd(c, 5000, "send 6f7574") == 0 && strcmp(c->reply, "ok") != 0)
+		cx_fail(c, "after a forked copy closed the duct, send: expected 'ok', got '%s' "
+			"(CLOSE-2)", c->reply);
+	peer_expect_frame(c, "out", 3, 5000);
+}
+
 static void close_then_use(cx *c, const void *arg)
 {
 	(void)arg;
@@ -198,6 +225,9 @@ static const conf_case cases[] = {
 	 "close twice is fine; the peer sees EOF", NULL, NULL},
 	{"close.delivers_first", "CLOSE-4", LV_MUST, 0, close_delivers_first, NULL,
 	 "messages sent before close arrive, then EOF", NULL, NULL},
+	{"close.in_fork", "CLOSE-2", LV_MUST, 0, close_in_fork, NULL,
+	 "a forked copy closes the duct; it still works both ways here (feature fork)", NULL,
+	 NULL},
 	{"close.then_use", "CLOSE-1", LV_MUST, 0, close_then_use, NULL,
 	 "send and recv after close are errors, not crashes", NULL, NULL},
 	{"time.recv_timeout", "TIME-1", LV_SHOULD, 0, time_recv_timeout, NULL,

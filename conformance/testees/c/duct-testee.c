@@ -6,6 +6,7 @@
  * test: it does what each command says and reports what libduct returned,
  * mapped to the contract's error classes.  The runner plays the peer.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -13,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "duct/duct.h"
 #include "duct/json.h"
@@ -176,7 +179,7 @@ struct args {
 static int cmd_hello(struct args *a)
 {
 	(void)a;
-	reply("ok 1.1 libduct-1.0 max timeout bench");
+	reply("ok 1.1 libduct-1.0 max timeout bench fork");
 	return REPLIED;
 }
 
@@ -393,6 +396,26 @@ static int cmd_bench_echo_value(struct args *a)
 	return rc;
 }
 
+/* Feature fork (TESTEE.md 3.2, CLOSE-2): a forked copy closes the duct and
+ * exits; the duct must go on working here. */
+static int cmd_fork_close(struct args *a)
+{
+	(void)a;
+	pid_t pid = fork();
+	if (pid < 0)
+		return duct_syserr(errno);
+	if (pid == 0)
+		_exit(duct_close(d) == DUCT_OK ? 0 : 1);
+	int status;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		reply("error other the forked copy's close failed");
+		return REPLIED;
+	}
+	return DUCT_OK;
+}
+
 static int cmd_close(struct args *a)
 {
 	(void)a;
@@ -445,6 +468,7 @@ static const struct command {
 	{"bench-recv", "nn", UINT32_MAX, DUCT, cmd_bench_recv},
 	{"bench-echo", "n", UINT32_MAX, DUCT, cmd_bench_echo},
 	{"bench-echo-value", "n", UINT32_MAX, DUCT, cmd_bench_echo_value},
+	{"fork-close", "", 0, DUCT, cmd_fork_close},
 	{"close", "", 0, DUCT, cmd_close},
 	{"set-max", "n", UINT32_MAX, ANY, cmd_set_max},
 	{"set-timeout", "n", INT_MAX, ANY, cmd_set_timeout},

@@ -140,7 +140,7 @@ def connect_to(address):
 def as_parent(path):
     """Testee is a Unix parent; most data commands are checked here."""
     t = Testee(path)
-    t.cmd("hello", r"ok 1\.1 \S+( \S+)* bench")
+    t.cmd("hello", r"ok 1\.1 \S+( \S+)* bench fork")
     t.cmd("recv", r"error state.*")  # no duct yet
     t.cmd("frobnicate 1", r"error unsupported.*")
     addr = t.cmd("parent unix", r"ok (unix:/\S+)").group(1)
@@ -201,6 +201,13 @@ def as_parent(path):
         s.sendall(frame(v))
         check(read_frame(s) == v, "bench-echo-value of %r" % v)
     t.answer("ok")
+
+    # fork-close (CLOSE-2): the duct outlives a forked copy's close.
+    t.cmd("fork-close", "ok")
+    s.sendall(frame(b"in"))
+    t.cmd("recv", "ok 696e")
+    t.cmd("send 6f7574", "ok")
+    check(read_frame(s) == b"out", "send after fork-close")
 
     msgs = [b"", b"a", pattern(70, 1)]
     s.sendall(b"".join(frame(m) for m in msgs))

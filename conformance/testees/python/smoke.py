@@ -203,6 +203,9 @@ def parent_unix(t):
     s.sendall(b''.join(frame(m) for m in messages))
     t.expect('recv-many 300', 'ok ' + digest(messages))
     bench(t, s)
+    t.expect('fork-close', 'ok')                      # CLOSE-2: the duct outlives it
+    s.sendall(frame(b'in'))
+    t.expect('recv', 'ok 696e')
     echo(t, s, b'{"a": [1, 2.5, NaN, -Infinity, "\\u00e9\\ud83d\\ude00"], "b": null}')
     echo(t, s, b'[1e+16, 1e-05, -0.0, 9223372036854775807]')
     s.sendall(frame(b'[18446744073709551616]'))   # 2**64: kept exactly, or refused (JSON-6)
