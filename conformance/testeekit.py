@@ -20,14 +20,15 @@ that an adapter for a new Python implementation is only its mapping.
 The kit owns everything that is the same for every implementation: the
 control-channel loop, argument checking, the one-duct state rule, the
 replies, the composite commands (send-pattern, send-many, recv-digest,
-recv-many, poll's ELAPSED, the bench feature's loops, fork-close) and the
-error classes.  The adapter raises
+recv-many, poll's ELAPSED, the bench feature's loops, fork-close,
+signal-handler) and the error classes.  The adapter raises
 Error(CLASS, text), or lets its library's exceptions through and names
 their class in classify(); what it leaves unnamed is 'other', with the
 exception's type and text.  An adapter adapts: it must not retry, buffer or
 limit on the library's behalf, or the suite grades the adapter.
 """
 import os
+import signal
 import struct
 import sys
 import time
@@ -110,8 +111,14 @@ ARGS = {'hello': '', 'parent': 'w', 'child': 'w', 'listen': 'i', 'send': 'x',
         'send-pattern': 'ii', 'send-many': 'ii', 'recv': '', 'recv-digest': '',
         'recv-many': 'i', 'poll': 'i', 'echo-value': '', 'close': '', 'set-max': 'i',
         'set-timeout': 'i', 'bench-send': 'ii', 'bench-recv': 'ii', 'bench-echo': 'i',
-        'bench-echo-value': 'i', 'fork-close': ''}
-NEED_DUCT = set(ARGS) - {'hello', 'parent', 'child', 'set-max', 'set-timeout'}
+        'bench-echo-value': 'i', 'fork-close': '', 'signal-handler': ''}
+NEED_DUCT = set(ARGS) - {'hello', 'parent', 'child', 'set-max', 'set-timeout',
+                         'signal-handler'}
+
+
+def ignore_signal(signum, frame):
+    """signal-handler's handler: does nothing, so that the signal only
+    interrupts what the testee is doing (SEC-6)."""
 
 
 def _seconds(ms):                # listen and poll: negative waits forever
@@ -141,7 +148,7 @@ class Session:
 
     def features(self):
         return [f for f, m in (('max', 'set_max'), ('timeout', 'set_timeout'))
-                if getattr(self.a, m) is not None] + ['bench', 'fork']
+                if getattr(self.a, m) is not None] + ['bench', 'fork', 'signals']
 
     def run(self, words):
         cmd, args = words[0], words[1:]
@@ -159,6 +166,9 @@ class Session:
                 raise Error('other', 'bad arguments: N must be 0 to 2^32-1')
             fn(args[0] if cmd == 'set-max' else args[0] / 1000 if args[0] > 0 else None)
             return 'ok'
+        if cmd == 'signal-handler':    # TESTEE.md 3.3, SEC-6
+            signal.signal(signal.SIGUSR1, ignore_signal)
+            return 'ok %d' % os.getpid()
         if cmd in ('parent', 'child'):
             if self.has_duct:
                 raise Error('state', 'this testee already has a duct')

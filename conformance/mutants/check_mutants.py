@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MUTANT = "/usr/bin/python3 " + os.path.join(HERE, "mutant.py")
-CASES = ("frame.*,recv.*,send.*,life.*,addr.*,poll.*,close.*,time.*,json.error*,"
+CASES = ("frame.*,recv.*,send.*,life.*,addr.*,poll.*,close.*,time.*,sec.*,json.error*,"
          "json.encode.mixed,json.decode.raw_utf8,vector.frames.truncated_*,"
          "vector.frames.max_*,vector.frames.bad_magic_*")
 FAIL = re.compile(r"^FAIL\s+(\S+)", re.M)

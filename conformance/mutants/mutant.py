@@ -196,6 +196,13 @@ def close_shuts_down():
     Duct.close = close
 
 
+@mutant("a call interrupted by a signal fails with EINTR")
+def eintr_fails():
+    def interrupted(signum, frame):
+        raise InterruptedError(4, 'Interrupted system call')
+    T.kit.ignore_signal = interrupted
+
+
 @mutant("poll 0 waits 20 ms")
 def poll_zero_blocks():
     orig = Duct.poll

@@ -17,6 +17,7 @@ void cases_builtin(conf_case **v, size_t *n)
 	cases_addr(v, n);
 	cases_poll(v, n);
 	cases_json(v, n);
+	cases_sec(v, n);
 }
 
 void cases_free(conf_case *v, size_t n)

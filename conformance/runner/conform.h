@@ -183,7 +183,7 @@ void appendf(char **s, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 /* The hand-written cases in the order of PROTOCOL.md's sections, one file
  * each: case_frame.c (2), case_recv.c (3), case_send.c (4), case_life.c
  * (5), case_addr.c (6), case_poll.c (7: poll, close, timeouts),
- * case_json.c (8). */
+ * case_json.c (8), case_sec.c (9). */
 void cases_builtin(conf_case **v, size_t *n);
 void cases_frame(conf_case **v, size_t *n);
 void cases_recv(conf_case **v, size_t *n);
@@ -192,6 +192,7 @@ void cases_life(conf_case **v, size_t *n);
 void cases_addr(conf_case **v, size_t *n);
 void cases_poll(conf_case **v, size_t *n);
 void cases_json(conf_case **v, size_t *n);
+void cases_sec(conf_case **v, size_t *n);
 /* Loads vector files from dir (the repo's vectors/); 0 or -1 with a
  * message on stderr. */
 int cases_vectors(const char *dir, conf_case **v, size_t *n);

@@ -179,7 +179,7 @@ struct args {
 static int cmd_hello(struct args *a)
 {
 	(void)a;
-	reply("ok 1.1 libduct-1.0 max timeout bench fork");
+	reply("ok 1.1 libduct-1.0 max timeout bench fork signals");
 	return REPLIED;
 }
 
@@ -416,6 +416,21 @@ static int cmd_fork_close(struct args *a)
 	return DUCT_OK;
 }
 
+static void ignore_signal(int sig) { (void)sig; }
+
+/* Feature signals (TESTEE.md 3.3, SEC-6): SIGUSR1 does nothing but
+ * interrupt; without SA_RESTART every blocking call sees EINTR. */
+static int cmd_signal_handler(struct args *a)
+{
+	(void)a;
+	struct sigaction sa = {.sa_handler = ignore_signal};
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGUSR1, &sa, NULL) != 0)
+		return duct_syserr(errno);
+	reply("ok %ld", (long)getpid());
+	return REPLIED;
+}
+
 static int cmd_close(struct args *a)
 {
 	(void)a;
@@ -469,6 +484,7 @@ static const struct command {
 	{"bench-echo", "n", UINT32_MAX, DUCT, cmd_bench_echo},
 	{"bench-echo-value", "n", UINT32_MAX, DUCT, cmd_bench_echo_value},
 	{"fork-close", "", 0, DUCT, cmd_fork_close},
+	{"signal-handler", "", 0, ANY, cmd_signal_handler},
 	{"close", "", 0, DUCT, cmd_close},
 	{"set-max", "n", UINT32_MAX, ANY, cmd_set_max},
 	{"set-timeout", "n", INT_MAX, ANY, cmd_set_timeout},

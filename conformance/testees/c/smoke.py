@@ -140,7 +140,9 @@ def connect_to(address):
 def as_parent(path):
     """Testee is a Unix parent; most data commands are checked here."""
     t = Testee(path)
-    t.cmd("hello", r"ok 1\.1 \S+( \S+)* bench fork")
+    t.cmd("hello", r"ok 1\.1 \S+( \S+)* bench fork signals")
+    pid = int(t.cmd("signal-handler", r"ok (\d+)").group(1))
+    check(pid == t.p.pid, "signal-handler: pid %d, not the testee's %d" % (pid, t.p.pid))
     t.cmd("recv", r"error state.*")  # no duct yet
     t.cmd("frobnicate 1", r"error unsupported.*")
     addr = t.cmd("parent unix", r"ok (unix:/\S+)").group(1)

@@ -203,6 +203,7 @@ def parent_unix(t):
     s.sendall(b''.join(frame(m) for m in messages))
     t.expect('recv-many 300', 'ok ' + digest(messages))
     bench(t, s)
+    check(t.cmd('signal-handler').startswith('ok '), 'signal-handler: expected ok PID')
     t.expect('fork-close', 'ok')                      # CLOSE-2: the duct outlives it
     s.sendall(frame(b'in'))
     t.expect('recv', 'ok 696e')
