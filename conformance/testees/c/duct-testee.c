@@ -36,6 +36,17 @@ static int quitting;
  * status (those are 0, negative, or DUCT_NEED_MORE). */
 enum { REPLIED = 1000 };
 
+/* signal-handler's SIGUSR1 must interrupt libduct, never the testee's own
+ * control channel (a getline cut by EINTR ends the session, a reply cut
+ * loses its tail): it is blocked except while a command runs. */
+static void usr1(int how)
+{
+	sigset_t s;
+	sigemptyset(&s);
+	sigaddset(&s, SIGUSR1);
+	sigprocmask(how, &s, NULL);
+}
+
 /* Ends the reply line.  The runner waits for each reply, so one left in a
  * buffer would hang it; a testee that cannot report any more stops. */
 static void end_reply(void)
@@ -50,6 +61,7 @@ static void end_reply(void)
 __attribute__((format(printf, 1, 2))) static void reply(const char *fmt, ...)
 {
 	va_list ap;
+	usr1(SIG_BLOCK);
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
@@ -140,6 +152,7 @@ static int reply_hex(const uint8_t *p, size_t len)
 		out[2 * i] = digits[p[i] >> 4];
 		out[2 * i + 1] = digits[p[i] & 15];
 	}
+	usr1(SIG_BLOCK);
 	fputs(len ? "ok " : "ok -", stdout);
 	fwrite(out, 1, 2 * len, stdout);
 	free(out);
@@ -533,8 +546,13 @@ static void dispatch(char *line)
 			      d ? "a duct exists already" : "no duct yet");
 		else if (!parse_args(c, words, argc, &a))
 			reply("error other bad argument");
-		else if ((rc = c->run(&a)) != REPLIED)
-			reply_status(rc, "");
+		else {
+			usr1(SIG_UNBLOCK);
+			rc = c->run(&a);
+			usr1(SIG_BLOCK);
+			if (rc != REPLIED)
+				reply_status(rc, "");
+		}
 		return;
 	}
 	reply("error unsupported");
@@ -561,6 +579,7 @@ int main(int argc, char **argv)
 	/* libduct sends with MSG_NOSIGNAL; this covers our own stdout should
 	 * the runner go away.  A test program may do so in main (SEC-3). */
 	signal(SIGPIPE, SIG_IGN);
+	usr1(SIG_BLOCK);
 	/* getline, since a 16 MiB send is a 32 MiB line. */
 	while (!quitting && (n = getline(&line, &cap, stdin)) >= 0) {
 		if (n > 0 && line[n - 1] == '\n')
