@@ -106,6 +106,9 @@ void cx_unsupported(cx *c, const char *what);
 int cx_parent(cx *c, char *addr, size_t n);
 /* The peer has closed: sends until the testee reports 'pipe' (SEND-3). */
 void cx_expect_pipe(cx *c);
+/* An optional command of a feature (TESTEE.md 3.x); without it the case is
+ * UNSUPPORTED.  0 with the reply in c->reply, or -1. */
+int cx_optional(cx *c, int ms, const char *cmd);
 /* set-timeout MS (feature timeout); without it the case is UNSUPPORTED.
  * 0, or -1 when the case cannot go on. */
 int cx_set_timeout(cx *c, int ms);

@@ -183,6 +183,17 @@ void cx_expect_pipe(cx *c)
 	cx_fail(c, "100 sends to a closed peer all succeeded (SEND-3)");
 }
 
+int cx_optional(cx *c, int ms, const char *cmd)
+{
+	if (cx_cmd(c, ms, "%s", cmd))
+		return -1;
+	if (cx_reply_is(c, "error unsupported")) {
+		cx_unsupported(c, cmd);
+		return -1;
+	}
+	return 0;
+}
+
 int cx_set_timeout(cx *c, int ms)
 {
 	if (cx_cmd(c, 5000, "set-timeout %d", ms))

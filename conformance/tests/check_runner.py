@@ -53,6 +53,10 @@ def main():
     rc, out = run("--testee", f"{BAD} unavailable", *one)
     check(rc == 77 and "is unavailable: bad-testee: nothing to test here" in out and
           "FAIL" not in out, "a testee that exits 77 stops the run with status 77", out)
+    v1 = "/usr/bin/python3 " + os.path.join(HERE, "v1_testee.py")
+    rc, out = run("--testee", v1, "--cases", "close.in_fork,sec.eintr,frame.send_small", *one)
+    check(rc == 0 and out.count("UNSUPPORTED") == 2 and "PASS          frame.send_small" in out,
+          "a version 1 testee works; cases needing 1.1 features are UNSUPPORTED", out)
     rc, out = run("--testee", "python", "--cases", "frame.send_small", *one)
     check(rc == 0 and re.search(r"testee python: \S*python3 \S*testees/python/testee.py", out),
           "a shipped testee by short name", out)

@@ -1,0 +1,28 @@
+#!/usr/bin/env python3
+"""A contract version 1 testee: pyduct's, with the commands version 1.1
+added (bench, fork, signals) taken away, as a testee written before 1.1
+would be.  check_runner.py runs it to show that such a testee still works
+and that the cases needing 1.1 are UNSUPPORTED, not failed.
+
+usage: v1_testee.py     (conformance/TESTEE.md, contract version 1)
+"""
+import importlib.util
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+spec = importlib.util.spec_from_file_location(
+    "testee", os.path.join(HERE, "..", "testees", "python", "testee.py"))
+T = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(T)
+
+kit = T.kit
+kit.VERSION = 1
+for cmd in [c for c in kit.ARGS if c.startswith("bench-")] + ["fork-close", "signal-handler"]:
+    del kit.ARGS[cmd]
+features = kit.Session.features
+kit.Session.features = lambda self: [f for f in features(self)
+                                     if f not in ("bench", "fork", "signals")]
+
+if __name__ == "__main__":
+    sys.exit(kit.serve(T.Pyduct(), __doc__))
