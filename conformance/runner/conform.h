@@ -104,6 +104,11 @@ void cx_unsupported(cx *c, const char *what);
 /* parent unix|tcp (the case's transport); the address it reports into
  * addr.  0, or -1 when the case has failed. */
 int cx_parent(cx *c, char *addr, size_t n);
+/* Joins two testees by their own duct (an interop pair, or duct-bench
+ * --pair): p binds over p->tr, ch connects, p accepts; with child_first
+ * the child's connect must complete before the accept.  0, or -1 when
+ * either has failed. */
+int cx_pair_connect(cx *p, cx *ch, int child_first);
 /* The peer has closed: sends until the testee reports 'pipe' (SEND-3). */
 void cx_expect_pipe(cx *c);
 /* An optional command of a feature (TESTEE.md 3.x); without it the case is
@@ -115,6 +120,11 @@ int cx_set_timeout(cx *c, int ms);
 int cx_failed(const cx *c);
 
 /* ---- the testee (testee.c) ------------------------------------------- */
+/* The command of a testee given by name (TESTEE.md: libduct, python,
+ * ductworks), as NAME=CMD, or as a bare CMD; *name gets its name.  libduct
+ * is the path of duct-testee, srcdir the source tree (the Python testees).
+ * Both strings are malloc'd. */
+char *testee_command(const char *v, const char *libduct, const char *srcdir, char **name);
 int testee_start(cx *c, const char *cmd);
 void testee_stop(cx *c);
 /* Sends a command and waits up to ms for the reply (in c->reply).  0, or

@@ -155,27 +155,10 @@ static void send_after_close(cx *p, cx *ch, const void *arg)
 		cx_expect_pipe(p);
 }
 
-/* Parent binds, child connects, parent accepts; the child's connect may
- * complete before the accept (child_first wants it to). */
-static int pair_connect(cx *p, cx *ch, int child_first)
-{
-	char addr[300];
-	if (cx_parent(p, addr, sizeof addr) || cx_send_cmd(ch, "child %s", addr))
-		return -1;
-	if (child_first && cx_wait_reply(ch, 10000) == 0 && strcmp(ch->reply, "ok") != 0)
-		cx_fail(ch, "connecting to a bound parent that has not listened yet: expected "
-			"'ok' (the connect lands in the backlog), got '%s'", ch->reply);
-	if (cx_expect(p, 10000, "ok", "listen 5000"))
-		return -1;
-	if (!child_first && cx_wait_reply(ch, 10000) == 0 && strcmp(ch->reply, "ok") != 0)
-		cx_fail(ch, "'child ...' failed: %s", ch->reply);
-	return failed(p, ch) ? -1 : 0;
-}
-
 static void child_first(cx *p, cx *ch, const void *arg)
 {
 	(void)arg;
-	if (pair_connect(p, ch, 1))
+	if (cx_pair_connect(p, ch, 1))
 		return;
 	across(p, ch, "send 6869", "recv", "ok 6869");
 	across(ch, p, "send 6f6b", "recv", "ok 6f6b");
@@ -183,7 +166,7 @@ static void child_first(cx *p, cx *ch, const void *arg)
 
 int interop_connect(cx *p, cx *ch, const conf_case *k)
 {
-	return k->flags & CF_NO_SETUP ? 0 : pair_connect(p, ch, 0);
+	return k->flags & CF_NO_SETUP ? 0 : cx_pair_connect(p, ch, 0);
 }
 
 /* Every interop case is a MUST: each checks what two conforming

@@ -278,29 +278,18 @@ static void cleanup(void)
 	cases_free(vcases, nvcases);
 }
 
-/* The shipped testees by short name (TESTEE.md): libduct's beside the
- * runner in the build tree, the Python ones in the source tree. */
+/* A shipped testee by name, or NAME=CMD (testee_command, testee.c);
+ * libduct's testee is duct-testee beside this runner. */
 static testee_def testee_named(const char *v)
 {
-	char self[PATH_MAX], *cmd = NULL;
-	if (!strcmp(v, "libduct")) {
-		ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
-		self[len < 0 ? 0 : len] = '\0';
-		asprintf(&cmd, "%s%sduct-testee", len < 0 ? "" : dirname(self), len < 0 ? "" : "/");
-	} else if (!strcmp(v, "python") || !strcmp(v, "ductworks")) {
-		/* The system's Python where there is one: it starts in 20 ms, a
-		 * version manager's shim of python3 in 150 ms, paid per case. */
-		const char *py = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3"
-									 : "python3";
-		asprintf(&cmd, "%s %s/conformance/testees/%s/testee.py", py, DUCT_SOURCE_DIR, v);
-	}
-	if (cmd)
-		return (testee_def){.name = strdup(v), .cmd = cmd};
-	/* NAME=CMD, or a bare CMD named by itself. */
-	const char *eq = strchr(v, '=');
-	int named = eq && eq > v && !memchr(v, ' ', (size_t)(eq - v));
-	return (testee_def){.name = named ? strndup(v, (size_t)(eq - v)) : strdup(v),
-			    .cmd = strdup(named ? eq + 1 : v)};
+	char self[PATH_MAX], *name, *cmd;
+	ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+	self[len < 0 ? 0 : len] = '\0';
+	char *dir = len < 0 ? NULL : dirname(self);
+	char libduct[PATH_MAX + 16];
+	snprintf(libduct, sizeof libduct, "%s%sduct-testee", dir ? dir : "", dir ? "/" : "");
+	cmd = testee_command(v, libduct, DUCT_SOURCE_DIR, &name);
+	return (testee_def){.name = name, .cmd = cmd};
 }
 
 static void add_testee(testee_def **v, size_t *n, testee_def t)

@@ -167,6 +167,21 @@ int cx_parent(cx *c, char *addr, size_t n)
 	return 0;
 }
 
+int cx_pair_connect(cx *p, cx *ch, int child_first)
+{
+	char addr[300];
+	if (cx_parent(p, addr, sizeof addr) || cx_send_cmd(ch, "child %s", addr))
+		return -1;
+	if (child_first && cx_wait_reply(ch, 10000) == 0 && strcmp(ch->reply, "ok") != 0)
+		cx_fail(ch, "connecting to a bound parent that has not listened yet: expected "
+			"'ok' (the connect lands in the backlog), got '%s'", ch->reply);
+	if (cx_expect(p, 10000, "ok", "listen 5000"))
+		return -1;
+	if (!child_first && cx_wait_reply(ch, 10000) == 0 && strcmp(ch->reply, "ok") != 0)
+		cx_fail(ch, "'child ...' failed: %s", ch->reply);
+	return cx_failed(p) || cx_failed(ch) ? -1 : 0;
+}
+
 void cx_expect_pipe(cx *c)
 {
 	for (int i = 0; i < 100; i++) {
