@@ -64,14 +64,24 @@ extern const bench_sys bench_sys_zmq;
 extern const bench_sys bench_sys_nng;
 #endif
 
+/* An implementation behind the testee contract (sys_testee.c). */
+typedef struct bench_testee {
+	char *name, *cmd;
+} bench_testee;
+
 typedef struct bench_case {
-	char name[96];          /* e.g. "stream/unix/pinned/64/duct" */
+	char name[160];         /* e.g. "stream/unix/pinned/64/duct" */
 	enum bench_kind kind;
 	int transport;
 	int pinned;             /* both processes on one CPU */
 	size_t size;            /* payload bytes */
-	const bench_sys *sys;   /* NULL for JSON cases */
+	const bench_sys *sys;   /* NULL for JSON and testee cases */
 	int json_impl;          /* JSON cases: 0 libduct, 1 json-c's own */
+	/* Testee cases: the testee, with libduct in this process at the other
+	 * end, or the parent of a pair whose child is child. */
+	const bench_testee *testee, *child;
+	int testee_recv;        /* stream: the testee receives */
+	int value;              /* rtt: through its default serializer */
 } bench_case;
 
 /* The results of one run, filled by bench_teardown(). */
@@ -81,6 +91,17 @@ typedef struct bench_out {
 } bench_out;
 
 typedef struct bench_ctx bench_ctx;
+
+/* Adds the cases of a testee ("python", "NAME=CMD": TESTEE.md's names) or
+ * of a pair (parent a, child b), before the first bench_cases().  The
+ * benchmark process must stay where this was called: libduct's testee is
+ * found beside it.  0, or -1 (see bench_error()). */
+int bench_add_testee(const char *spec);
+int bench_add_pair(const char *a, const char *b);
+/* Starts each testee once to see that it answers and offers the bench
+ * feature.  0; 77 when one says its implementation is not installed
+ * (TESTEE.md section 1); 1 otherwise (see bench_error()). */
+int bench_check_testees(void);
 
 /* The cases, in registration order.  Returns their number. */
 size_t bench_cases(const bench_case **cases);
@@ -93,6 +114,9 @@ int bench_init(int cpu);
 bench_ctx *bench_setup(const bench_case *c, uint64_t n);
 /* The timed part.  0, or -1 (see bench_error()). */
 int bench_run(bench_ctx *ctx);
+/* Testee cases time themselves (sys_testee.c): the seconds of the last
+ * bench_run(); a negative value for the other cases, timed by the caller. */
+double bench_seconds(const bench_ctx *ctx);
 /* Stops the peer, checks how it ended, frees ctx.  0 or -1. */
 int bench_teardown(bench_ctx *ctx, bench_out *out);
 
@@ -102,18 +126,35 @@ const char *bench_error(void);
 int bench_fail(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 
-/* Payloads carry a pattern: byte k is k * 31 + 7.  bench_check() tests the
- * first and last bytes only, cheap enough for every message of a hot loop
- * yet enough to catch a shifted or truncated frame. */
+/* Payloads carry the pattern of TESTEE.md's send-pattern SIZE 0, so that
+ * testees (feature bench) send and check the same bytes: byte k is 7 * k
+ * mod 256.  bench_check() tests the first and last bytes only, cheap
+ * enough for every message of a hot loop yet enough to catch a shifted or
+ * truncated frame. */
 void bench_fill(uint8_t *p, size_t len);
 static inline int bench_check(const void *payload, size_t len)
 {
 	const uint8_t *p = (const uint8_t *)payload;
-	return len == 0 || (p[0] == 7 && p[len - 1] == (uint8_t)((len - 1) * 31 + 7));
+	return len == 0 || (p[0] == 0 && p[len - 1] == (uint8_t)((len - 1) * 7));
 }
 
 /* The peer process: argv after "--bench-peer".  Returns the exit status. */
 int bench_peer_main(int argc, char **argv);
+
+/* Testee cases (sys_testee.c).  bench_tee_setup() starts the testee and
+ * joins it to libduct listening in dir (or its pair); bench_tee_run() runs
+ * one loop of n messages, filling rtt_ns[0..n) for round trips and the
+ * time of the loop. */
+typedef struct bench_tee bench_tee;
+bench_tee *bench_tee_setup(const bench_case *c, const char *dir);
+int bench_tee_run(bench_tee *t, const bench_case *c, uint64_t n, const uint8_t *payload,
+		  uint32_t *rtt_ns, uint64_t *elapsed_ns);
+void bench_tee_free(bench_tee *t);
+/* The payload of the -value cases: a JSON string of len bytes. */
+void bench_tee_value(uint8_t *p, size_t len);
+/* Starts who, says hello and stops it: 0, or -1 with *unavailable set when
+ * it exited with status 77. */
+int bench_testee_probe(const bench_testee *who, int *unavailable);
 
 /* JSON cases (json_case.c). */
 void *bench_json_setup(int impl);

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "conform.h"
 
 /* ---- Errors and payloads ------------------------------------------------- */
 
@@ -59,11 +60,11 @@ const char *bench_error(void) { return errbuf; }
 void bench_fill(uint8_t *p, size_t len)
 {
 	for (size_t k = 0; k < len; k++)
-		p[k] = (uint8_t)(k * 31 + 7);
+		p[k] = (uint8_t)(k * 7);
 }
 
 /* The 1-byte control messages (ready, go, done) carry the pattern too. */
-static const uint8_t one[1] = {7};
+static const uint8_t one[1] = {0};
 
 /* ---- Systems and cases --------------------------------------------------- */
 
@@ -85,11 +86,23 @@ static const size_t rtt_sizes[] = {64, 4096, 65536};
 static const char *const kind_names[] = {"stream", "rtt", "json"};
 static const char *const transport_names[] = {"unix", "tcp", "none"};
 
-static bench_case case_list[256];
+/* The testees and pairs of --testee and --pair (sys_testee.c). */
+#define MAX_TESTEES 8
+static bench_testee testees[2 * MAX_TESTEES];
+static int alone[2 * MAX_TESTEES]; /* measured alone, not only in a pair */
+static size_t ntestees;
+static struct {
+	const bench_testee *parent, *child;
+	char name[80];
+} pairs[MAX_TESTEES];
+static size_t npairs;
+
+/* Enough for every system and MAX_TESTEES testees and pairs. */
+static bench_case case_list[1024];
 static size_t ncases;
 
-static void add_case(enum bench_kind kind, int transport, int pinned,
-		     size_t size, const bench_sys *sys)
+static bench_case *add_case(enum bench_kind kind, int transport, int pinned,
+			    size_t size, const bench_sys *sys, const char *sysname)
 {
 	bench_case *c = &case_list[ncases++];
 	c->kind = kind;
@@ -99,7 +112,93 @@ static void add_case(enum bench_kind kind, int transport, int pinned,
 	c->sys = sys;
 	snprintf(c->name, sizeof c->name, "%s/%s/%s/%zu/%s", kind_names[kind],
 		 transport_names[transport], pinned ? "pinned" : "unpinned",
-		 size, sys->name);
+		 size, sys ? sys->name : sysname);
+	return c;
+}
+
+/* A testee's cases of one group, beside the systems of that group. */
+static void add_testee_cases(enum bench_kind kind, int t, int pinned, size_t size)
+{
+	char name[80];
+	for (size_t i = 0; i < ntestees; i++) {
+		const bench_testee *who = &testees[i];
+		if (!alone[i])
+			continue;
+		add_case(kind, t, pinned, size, NULL, who->name)->testee = who;
+		snprintf(name, sizeof name, "%s-%s", who->name,
+			 kind == BENCH_STREAM ? "recv" : "value");
+		bench_case *c = add_case(kind, t, pinned, size, NULL, name);
+		c->testee = who;
+		c->testee_recv = kind == BENCH_STREAM;
+		c->value = kind == BENCH_RTT;
+	}
+	for (size_t i = 0; kind == BENCH_STREAM && i < npairs; i++) {
+		bench_case *c = add_case(kind, t, pinned, size, NULL, pairs[i].name);
+		c->testee = pairs[i].parent;
+		c->child = pairs[i].child;
+	}
+}
+
+static const bench_testee *add_testee(const char *spec, int solo)
+{
+	char *name;
+	char *cmd = testee_command(spec, DUCT_TESTEE_PATH, DUCT_SOURCE_DIR, &name);
+	for (size_t i = 0; i < ntestees; i++)
+		if (!strcmp(testees[i].name, name)) {
+			int same = !strcmp(testees[i].cmd, cmd);
+			free(name), free(cmd);
+			alone[i] |= solo;
+			if (same)
+				return &testees[i];
+			bench_fail("two testees named '%s'", testees[i].name);
+			return NULL;
+		}
+	if (ntestees == 2 * MAX_TESTEES || strlen(name) > 30 || strpbrk(name, "/ >")) {
+		bench_fail(ntestees == 2 * MAX_TESTEES ? "too many testees" :
+			   "a testee's name is at most 30 characters, without '/', '>' "
+			   "or spaces (got '%.60s')", name);
+		free(name), free(cmd);
+		return NULL;
+	}
+	alone[ntestees] = solo;
+	testees[ntestees] = (bench_testee){name, cmd};
+	return &testees[ntestees++];
+}
+
+int bench_add_testee(const char *spec)
+{
+	size_t solo = 0;
+	for (size_t i = 0; i < ntestees; i++)
+		solo += alone[i];
+	if (solo == MAX_TESTEES)
+		return bench_fail("at most %d testees", MAX_TESTEES);
+	return add_testee(spec, 1) ? 0 : -1;
+}
+
+int bench_add_pair(const char *a, const char *b)
+{
+	if (npairs == MAX_TESTEES)
+		return bench_fail("at most %d pairs", MAX_TESTEES);
+	/* A pair's testees are not measured alone unless --testee asks. */
+	const bench_testee *p = add_testee(a, 0), *ch = p ? add_testee(b, 0) : NULL;
+	if (!ch)
+		return -1;
+	pairs[npairs].parent = p;
+	pairs[npairs].child = ch;
+	snprintf(pairs[npairs].name, sizeof pairs[npairs].name, "%s>%s", p->name, ch->name);
+	npairs++;
+	return 0;
+}
+
+int bench_check_testees(void)
+{
+	signal(SIGPIPE, SIG_IGN); /* a testee that died must not kill us */
+	for (size_t i = 0; i < ntestees; i++) {
+		int unavailable = 0;
+		if (bench_testee_probe(&testees[i], &unavailable) != 0)
+			return unavailable ? 77 : 1;
+	}
+	return 0;
 }
 
 /*
@@ -112,15 +211,19 @@ size_t bench_cases(const bench_case **cases)
 	if (ncases == 0) {
 		for (int pinned = 1; pinned >= 0; pinned--) {
 			for (int t = BENCH_UNIX; t <= BENCH_TCP; t++) {
-				for (size_t i = 0; i < NELEM(stream_sizes); i++)
+				for (size_t i = 0; i < NELEM(stream_sizes); i++) {
 					for (size_t s = 0; s < NSYS; s++)
 						add_case(BENCH_STREAM, t, pinned,
-							 stream_sizes[i], systems[s]);
-				for (size_t i = 0; i < NELEM(rtt_sizes); i++)
+							 stream_sizes[i], systems[s], NULL);
+					add_testee_cases(BENCH_STREAM, t, pinned, stream_sizes[i]);
+				}
+				for (size_t i = 0; i < NELEM(rtt_sizes); i++) {
 					for (size_t s = 0; s < NSYS; s++)
 						if (!systems[s]->stream_only)
 							add_case(BENCH_RTT, t, pinned,
-								 rtt_sizes[i], systems[s]);
+								 rtt_sizes[i], systems[s], NULL);
+					add_testee_cases(BENCH_RTT, t, pinned, rtt_sizes[i]);
+				}
 			}
 		}
 		const char *impls[] = {"duct", "json-c"};
@@ -244,6 +347,8 @@ struct bench_ctx {
 	uint8_t *payload;
 	uint32_t *rtt_ns;
 	void *json;
+	bench_tee *tee;        /* a testee case */
+	uint64_t elapsed_ns;   /* a testee case's last loop */
 	int failed;
 };
 
@@ -335,6 +440,7 @@ static void remove_dir(char *dir)
 
 static void release(bench_ctx *x)
 {
+	bench_tee_free(x->tee);
 	if (x->conn)
 		x->c->sys->close(x->conn);
 	remove_dir(x->dir);
@@ -370,15 +476,18 @@ bench_ctx *bench_setup(const bench_case *c, uint64_t n)
 		bench_fail("mkdtemp: %s", strerror(errno));
 		goto fail;
 	}
-	if (c->sys->listen(c->transport, x->dir, &srv, addr, sizeof addr) != 0) {
+	if (c->testee) {
+		if (!(x->tee = bench_tee_setup(c, x->dir)))
+			goto fail;
+	} else if (c->sys->listen(c->transport, x->dir, &srv, addr, sizeof addr) != 0) {
 		c->sys->close_srv(srv);
 		goto fail;
 	}
-	if ((x->pid = spawn_peer(c, n, addr)) < 0) {
+	if (!c->testee && (x->pid = spawn_peer(c, n, addr)) < 0) {
 		c->sys->close_srv(srv);
 		goto fail;
 	}
-	if (c->sys->accept(srv, &x->conn) != 0 || c->sys->recv1(x->conn, 1) != 0)
+	if (!c->testee && (c->sys->accept(srv, &x->conn) != 0 || c->sys->recv1(x->conn, 1) != 0))
 		goto fail;
 	x->payload = malloc(c->size ? c->size : 1);
 	if (!x->payload ||
@@ -386,7 +495,10 @@ bench_ctx *bench_setup(const bench_case *c, uint64_t n)
 		bench_fail("out of memory");
 		goto fail;
 	}
-	bench_fill(x->payload, c->size);
+	if (c->value)
+		bench_tee_value(x->payload, c->size);
+	else
+		bench_fill(x->payload, c->size);
 	return x;
 fail:;
 	char why[sizeof errbuf];
@@ -410,6 +522,11 @@ int bench_run(bench_ctx *x)
 {
 	const bench_sys *s = x->c->sys;
 	int rc = 0;
+	if (x->tee) {
+		rc = bench_tee_run(x->tee, x->c, x->n, x->payload, x->rtt_ns, &x->elapsed_ns);
+		x->failed = rc != 0;
+		return rc;
+	}
 	switch (x->c->kind) {
 	case BENCH_STREAM:
 		rc = s->send1(x->conn, one, 1);
@@ -432,6 +549,11 @@ int bench_run(bench_ctx *x)
 	}
 	x->failed = rc != 0;
 	return rc;
+}
+
+double bench_seconds(const bench_ctx *x)
+{
+	return x->tee ? (double)x->elapsed_ns / 1e9 : -1.0;
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -463,14 +585,19 @@ int bench_teardown(bench_ctx *x, bench_out *out)
 		release(x);
 		return 0;
 	}
-	if (!x->failed)
-		rc = c->sys->send1(x->conn, one, 1); /* done */
-	c->sys->close(x->conn);
-	x->conn = NULL;
-	if (rc == 0)
-		rc = reap(x->pid, x->failed);
-	else
-		reap(x->pid, 1);
+	if (x->tee) {
+		bench_tee_free(x->tee);
+		x->tee = NULL;
+	} else {
+		if (!x->failed)
+			rc = c->sys->send1(x->conn, one, 1); /* done */
+		c->sys->close(x->conn);
+		x->conn = NULL;
+		if (rc == 0)
+			rc = reap(x->pid, x->failed);
+		else
+			reap(x->pid, 1);
+	}
 	if (c->kind == BENCH_STREAM) {
 		out->bytes = x->n * c->size;
 	} else if (x->n > 0) {

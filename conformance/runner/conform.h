@@ -95,6 +95,12 @@ struct cx {
 	struct writer_job *job;
 };
 
+/* A context with no testee and no socket yet (k may be NULL outside a
+ * case); cx_release() frees what it gathered, after testee_stop() and
+ * peer_cleanup(). */
+void cx_init(cx *c, const conf_case *k, enum role role, enum transport tr, double scale);
+void cx_release(cx *c);
+
 /* Deadlines, scaled by --timeout-scale. */
 int cx_ms(const cx *c, int ms);
 
@@ -142,6 +148,9 @@ int cx_expect(cx *c, int ms, const char *want, const char *fmt, ...)
 /* The last reply is want; an error reply may carry free text after it. */
 int cx_reply_is(const cx *c, const char *want);
 int cx_has_feature(const cx *c, const char *f);
+/* Says hello; checks the contract version and keeps the features in
+ * c->features (the reply stays in c->reply).  0, or -1 when it failed. */
+int testee_hello(cx *c);
 /* Peak virtual memory of the testee in KiB (/proc), or -1. */
 long testee_vm_peak_kb(const cx *c);
 

@@ -120,24 +120,8 @@ static char *unavailable;
 static void case_start(cx *c, const conf_case *k, testee_def *t, enum role role,
 		       enum transport tr, double scale)
 {
-	memset(c, 0, sizeof *c);
-	c->kase = k;
-	c->role = role;
-	c->tr = tr;
-	c->scale = scale;
-	c->in_fd = c->out_fd = c->sock = c->lsock = -1;
-	c->pid = -1;
-	if (testee_start(c, t->cmd) == 0 && cx_cmd(c, 10000, "hello") == 0) {
-		/* "ok VERSION NAME FEATURE...": versions 1 and 1.1 (TESTEE.md). */
-		char version[16] = "";
-		int name_at = 0;
-		sscanf(c->reply, "ok %15s %n", version, &name_at);
-		if (strcmp(version, "1") != 0 && strcmp(version, "1.1") != 0)
-			cx_fail(c, "the testee speaks contract '%s'; this runner knows versions "
-				"1 and 1.1", c->reply);
-		else if (name_at && strchr(c->reply + name_at, ' '))
-			snprintf(c->features, sizeof c->features, "%s",
-				 strchr(c->reply + name_at, ' ') + 1);
+	cx_init(c, k, role, tr, scale);
+	if (testee_start(c, t->cmd) == 0 && testee_hello(c) == 0) {
 		if (!t->hello)
 			t->hello = strdup(c->reply);
 	}
@@ -190,15 +174,7 @@ static void case_finish(cx *c, const char *label, char **m)
 	} else if (c->msg) {
 		appendf(m, "    %s\n", c->msg);
 	}
-	if (c->stderr_path)
-		unlink(c->stderr_path);
-	free(c->stderr_path);
-	free(c->msg);
-	free(c->reply);
-	free(c->rbuf);
-	bytes_free(&c->sent);
-	bytes_free(&c->got);
-	bytes_free(&c->ctl);
+	cx_release(c);
 }
 
 static void trim(char **m)

@@ -271,6 +271,24 @@ int cx_expect(cx *c, int ms, const char *want, const char *fmt, ...)
 	return rc;
 }
 
+int testee_hello(cx *c)
+{
+	if (cx_cmd(c, 10000, "hello"))
+		return -1;
+	/* "ok VERSION NAME FEATURE...": versions 1 and 1.1 (TESTEE.md). */
+	char version[16] = "";
+	int name_at = 0;
+	sscanf(c->reply, "ok %15s %n", version, &name_at);
+	if (strcmp(version, "1") != 0 && strcmp(version, "1.1") != 0) {
+		cx_fail(c, "the testee speaks contract '%s'; this runner knows versions "
+			"1 and 1.1", c->reply);
+		return -1;
+	}
+	if (name_at && strchr(c->reply + name_at, ' '))
+		snprintf(c->features, sizeof c->features, "%s", strchr(c->reply + name_at, ' ') + 1);
+	return 0;
+}
+
 int cx_reply_is(const cx *c, const char *want)
 {
 	size_t n = strlen(want);

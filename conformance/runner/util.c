@@ -125,6 +125,31 @@ void hexdump(char **out, const char *title, const bytes *b, size_t limit)
 	}
 }
 
+void cx_init(cx *c, const conf_case *k, enum role role, enum transport tr, double scale)
+{
+	memset(c, 0, sizeof *c);
+	c->kase = k;
+	c->role = role;
+	c->tr = tr;
+	c->scale = scale;
+	c->in_fd = c->out_fd = c->sock = c->lsock = -1;
+	c->pid = -1;
+}
+
+void cx_release(cx *c)
+{
+	if (c->stderr_path)
+		unlink(c->stderr_path);
+	free(c->stderr_path);
+	free(c->msg);
+	free(c->reply);
+	free(c->rbuf);
+	bytes_free(&c->sent);
+	bytes_free(&c->got);
+	bytes_free(&c->ctl);
+	c->stderr_path = c->msg = c->reply = c->rbuf = NULL;
+}
+
 int cx_ms(const cx *c, int ms)
 {
 	return (int)(ms * c->scale);
