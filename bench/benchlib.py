@@ -23,6 +23,12 @@ OURS = ("duct", "duct-batch")  # the libduct systems; the rest are references an
 SYSTEM_ORDER = ["raw", "duct", "duct-batch", "zmq", "nng", "json-c"]
 
 
+def is_testee(system):
+    """A system of duct-bench --testee or --pair (sys_testee.c): any name
+    but the built-in systems'."""
+    return system not in SYSTEM_ORDER
+
+
 class Case:
     def __init__(self, name):
         self.name = name
@@ -72,8 +78,9 @@ class Run:
             if b.get("run_type", "iteration") != "iteration":
                 continue
             name = b.get("run_name", b["name"])
-            if name.endswith("/real_time"):
-                name = name[: -len("/real_time")]
+            for suffix in ("/real_time", "/manual_time"):  # testees: manual
+                if name.endswith(suffix):
+                    name = name[: -len(suffix)]
             name = name.split("/iterations:")[0]
             c = self.cases.get(name)
             if c is None:

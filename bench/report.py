@@ -94,6 +94,39 @@ def table(run):
     return cols, rows, met, missed
 
 
+def testee_table(run):
+    """Each testee (duct-bench --testee, --pair) beside libduct and the
+    peers, every one as a ratio to the raw socket of the same run.  A
+    testee's cell holds two ratios: stream "sends / receives" (NAME,
+    NAME-recv), rtt "bytes / JSON" (NAME, NAME-value).  None when the run
+    timed no testee."""
+    groups = [(g, grp) for g, grp in run.groups().items() if g.split("/")[0] in ("stream", "rtt")]
+    names = {s for _, grp in groups for s in grp}
+    plain = [s for s in ("duct", "zmq", "nng") if s in names]
+    testees = sorted(s for s in names if benchlib.is_testee(s) and not s.endswith(("-recv", "-value")))
+    if not testees:
+        return None
+
+    def r(group, raw, system):
+        c = group.get(system)
+        if c is None or raw is None:
+            return "-"
+        return "ERROR" if c.error else fmt_ratio(benchlib.ratio(c.kind, c.median, raw.median))
+
+    cols = ["case", "raw"] + [f"{s} ÷raw" for s in plain] + [f"{t} ÷raw" for t in testees]
+    rows = []
+    for gname, group in groups:
+        raw = group.get("raw")
+        kind, tr, place, size = gname.split("/")
+        row = [f"{kind} {tr} {place} {benchlib.human_size(int(size))}", fmt_value(raw)]
+        row += [r(group, raw, s) for s in plain]
+        second = "-recv" if kind == "stream" else "-value"
+        for t in testees:
+            row.append(r(group, raw, t) if ">" in t else f"{r(group, raw, t)} / {r(group, raw, t + second)}")
+        rows.append(row)
+    return cols, rows
+
+
 def render(cols, rows):
     widths = [max(len(str(x)) for x in [c] + [r[i] for r in rows]) for i, c in enumerate(cols)]
     line = lambda r: "| " + " | ".join(str(x).ljust(w) for x, w in zip(r, widths)) + " |"
@@ -121,6 +154,11 @@ def main(argv):
     errors = [c for c in run.cases.values() if c.error]
     text = "\n".join(head) + "\n\n" + render(cols, rows) + "\n"
     text += f"\ntargets met: {met}, missed: {missed}\n"
+    testees = testee_table(run)
+    if testees:
+        text += ("\nTestees against the raw socket of the same run (stream: >1 faster, "
+                 "cells 'testee sends / testee receives'; rtt: <1 faster, cells "
+                 "'bytes / JSON values'; A>B: A streams to B)\n\n" + render(*testees) + "\n")
     if errors:
         text += "".join(f"ERROR {c.name}: {c.error}\n" for c in errors)
     print(text, end="")

@@ -23,14 +23,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.path.join(ROOT, "ci", "bench-compare")
 
 GROUPS = [
-    ("stream/unix/pinned/64", ["raw", "duct", "duct-batch", "zmq"], 500e3),
+    ("stream/unix/pinned/64", ["raw", "duct", "duct-batch", "zmq", "python"], 500e3),
     ("stream/tcp/unpinned/4096", ["raw", "duct", "duct-batch", "zmq", "nng"], 300e3),
     ("rtt/unix/pinned/64", ["raw", "duct", "zmq", "nng"], 10.0),
-    ("rtt/tcp/pinned/65536", ["raw", "duct", "zmq"], 30.0),
+    ("rtt/tcp/pinned/65536", ["raw", "duct", "zmq", "python"], 30.0),
     ("json/typical", ["duct", "json-c"], 12000.0),
 ]
 # How each system stands against the reference in the "true" model.
-FACTOR = {"raw": 1.0, "duct": 0.95, "duct-batch": 25.0, "zmq": 3.0, "nng": 0.1, "json-c": 0.3}
+FACTOR = {"raw": 1.0, "duct": 0.95, "duct-batch": 25.0, "zmq": 3.0, "nng": 0.1, "json-c": 0.3,
+          "python": 0.2}  # python: a testee (duct-bench --testee), timed manually
 
 
 def make_run(path, seed, reps=6, noise=0.03, scale=1.0, tweak=None, error=None):
@@ -43,10 +44,10 @@ def make_run(path, seed, reps=6, noise=0.03, scale=1.0, tweak=None, error=None):
         kind = group.split("/")[0]
         for system in systems:
             name = f"{group}/{system}"
+            timer = "" if kind == "json" else "/manual_time" if system == "python" else "/real_time"
             for i in range(reps):
                 f = FACTOR[system] * scale * (tweak or {}).get(name, 1.0) * rnd.lognormvariate(0, noise)
-                b = {"name": name + ("/real_time" if kind != "json" else ""),
-                     "run_name": name + ("/real_time" if kind != "json" else ""),
+                b = {"name": name + timer, "run_name": name + timer,
                      "run_type": "iteration", "repetitions": reps, "repetition_index": i,
                      "threads": 1, "iterations": 1000}
                 if error == name:
@@ -173,6 +174,9 @@ def main():
         peer = make_run(p("peer.json"), seed=12, tweak={"stream/unix/pinned/64/zmq": 0.5})
         expect("a slower peer is reported, not gated", [base, peer], 0, must_say="slower (peer)")
         expect("... but gated with --all", [base, peer, "--all"], 1)
+        expect("a testee's regression is flagged (an implementer's gate)",
+               [base, make_run(p("testee.json"), seed=17, tweak={"rtt/tcp/pinned/65536/python": 0.7})],
+               1, must_say="REGRESSION rtt/tcp/pinned/65536/python")
         expect("a libduct case that failed in NEW is flagged",
                [base, make_run(p("err.json"), seed=13, error="rtt/unix/pinned/64/duct")], 1,
                must_say="BROKEN rtt/unix/pinned/64/duct")
