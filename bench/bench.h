@@ -61,7 +61,7 @@ extern const bench_sys bench_sys_raw, bench_sys_duct, bench_sys_duct_batch;
 extern const bench_sys bench_sys_zmq;
 #endif
 #ifdef BENCH_HAVE_NNG
-extern const bench_sys bench_sys_nng;
+extern const bench_sys bench_sys_nng, bench_sys_nng_buf;
 #endif
 
 /* An implementation behind the testee contract (sys_testee.c). */

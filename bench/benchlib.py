@@ -20,7 +20,7 @@ import statistics
 REFERENCE = {"stream": "raw", "rtt": "raw", "json": "json-c"}
 HIGHER_IS_BETTER = {"stream": True, "rtt": False, "json": False}
 OURS = ("duct", "duct-batch")  # the libduct systems; the rest are references and peers
-SYSTEM_ORDER = ["raw", "duct", "duct-batch", "zmq", "nng", "json-c"]
+SYSTEM_ORDER = ["raw", "duct", "duct-batch", "zmq", "nng", "nng-buf", "json-c"]
 
 
 def is_testee(system):

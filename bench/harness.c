@@ -74,7 +74,7 @@ static const bench_sys *const systems[] = {
 	&bench_sys_zmq,
 #endif
 #ifdef BENCH_HAVE_NNG
-	&bench_sys_nng,
+	&bench_sys_nng, &bench_sys_nng_buf,
 #endif
 };
 #define NSYS (sizeof systems / sizeof systems[0])

@@ -29,7 +29,24 @@ STYLE = {
     "duct-batch": dict(color="#17becf", marker="D", linestyle="-", label="libduct, batched"),
     "zmq": dict(color="#d62728", marker="^", linestyle="-", label="ZeroMQ PAIR"),
     "nng": dict(color="#2ca02c", marker="v", linestyle="-", label="nng pair1"),
+    "nng-buf": dict(color="#98df8a", marker="v", linestyle="--", label="nng pair1, buffered"),
 }
+TESTEE_COLORS = ["#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#ff7f0e", "#7f7f7f"]
+
+
+def styles(run):
+    """STYLE, and one colour per testee (duct-bench --testee): solid where
+    it sends or echoes bytes, dotted where it receives or echoes JSON."""
+    out = dict(STYLE)
+    systems = sorted({c.system for c in run.cases.values() if benchlib.is_testee(c.system)})
+    bases = sorted({s.rsplit("-", 1)[0] if s.endswith(("-recv", "-value")) else s for s in systems})
+    for s in systems:
+        second = s.endswith(("-recv", "-value"))
+        base = s.rsplit("-", 1)[0] if second else s
+        how = {"-recv": ", receiving", "-value": ", JSON"}.get(s[len(base):], "")
+        out[s] = dict(color=TESTEE_COLORS[bases.index(base) % len(TESTEE_COLORS)], marker="x",
+                      linestyle=":" if second else "-.", label=f"{base} (testee{how})")
+    return out
 PANELS = [(t, p) for p in ("pinned", "unpinned") for t in ("unix", "tcp")]
 
 
@@ -57,7 +74,7 @@ def plot_stream(run, outdir):
         return
     fig, axes = plt.subplots(2, 2, figsize=(12, 8.5), sharey=True, constrained_layout=True)
     for ax, (transport, placement) in zip(axes.flat, PANELS):
-        for system, style in STYLE.items():
+        for system, style in styles(run).items():
             pts = sorted((c.size, c) for c in cases
                          if c.system == system and c.transport == transport and c.placement == placement)
             if not pts:
@@ -83,20 +100,22 @@ def plot_stream(run, outdir):
 def plot_rtt(run, outdir):
     cases = cases_of(run, "rtt")
     sizes = sorted({c.size for c in cases})
-    systems = [s for s in STYLE if any(c.system == s for c in cases)]
+    style_of = styles(run)
+    systems = [s for s in style_of if any(c.system == s for c in cases)]
     if not sizes:
         return
     fig, axes = plt.subplots(2, 2, figsize=(12, 8.5), sharey=True, constrained_layout=True)
     width = 0.8 / max(len(systems), 1)
     for ax, (transport, placement) in zip(axes.flat, PANELS):
         for k, system in enumerate(systems):
-            style = STYLE[system]
+            style = style_of[system]
             for i, size in enumerate(sizes):
                 c = run.cases.get(f"rtt/{transport}/{placement}/{size}/{system}")
                 if c is None or not c.values:
                     continue
                 x = i + (k - (len(systems) - 1) / 2) * width
                 ax.bar(x, c.median, width, color=style["color"],
+                       hatch="//" if style["linestyle"] == ":" else None,
                        label=style["label"] if i == 0 else None,
                        yerr=[[c.median - min(c.values)], [max(c.values) - c.median]], capsize=2)
                 p99 = sorted(c.p99)[len(c.p99) // 2]

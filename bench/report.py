@@ -19,7 +19,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib  # noqa: E402
 
-PEERS = ("raw", "zmq", "nng")
+PEERS = ("raw", "zmq", "nng", "nng-buf")
 
 
 def fmt_value(case):
@@ -56,7 +56,8 @@ def target(case, group):
 
 
 def table(run):
-    cols = ["case", "libduct", "raw", "zmq", "nng", "÷raw", "÷zmq", "÷nng", "noise", "target", "met"]
+    cols = ["case", "libduct", "raw", "zmq", "nng", "nng-buf", "÷raw", "÷zmq", "÷nng", "÷nng-buf",
+            "noise", "target", "met"]
     rows = []
     met = missed = 0
     for gname, group in run.groups().items():
@@ -72,8 +73,8 @@ def table(run):
             if kind == "json":
                 ref = group.get("json-c")
                 noise = max(c.cv, ref.cv if ref else math.nan)
-                row = [label, fmt_value(c), "-", "-", "-",
-                       "-", "-", "-", f"{noise * 100:.0f}%" if not math.isnan(noise) else "-",
+                row = [label, fmt_value(c), "-", "-", "-", "-",
+                       "-", "-", "-", "-", f"{noise * 100:.0f}%" if not math.isnan(noise) else "-",
                        f"÷json-c {fmt_ratio(benchlib.ratio(kind, c.median, ref.median if ref else math.nan))}", ""]
                 rows.append(row)
                 continue
@@ -102,7 +103,7 @@ def testee_table(run):
     timed no testee."""
     groups = [(g, grp) for g, grp in run.groups().items() if g.split("/")[0] in ("stream", "rtt")]
     names = {s for _, grp in groups for s in grp}
-    plain = [s for s in ("duct", "zmq", "nng") if s in names]
+    plain = [s for s in ("duct", "zmq", "nng", "nng-buf") if s in names]
     testees = sorted(s for s in names if benchlib.is_testee(s) and not s.endswith(("-recv", "-value")))
     if not testees:
         return None

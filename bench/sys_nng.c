@@ -3,6 +3,12 @@
  * (it copies into a message), nng_recvmsg() and nng_msg_free() per message.
  * ipc:// is a Unix stream socket underneath, tcp:// loopback (nng sets
  * TCP_NODELAY by default).
+ *
+ *   nng      its defaults: NNG_OPT_SENDBUF and NNG_OPT_RECVBUF are 0, so a
+ *            pair1 socket holds one message in flight and a stream moves
+ *            in lockstep;
+ *   nng-buf  both set to NNG_BUF messages, as a user who streams would tune
+ *            it (the pair's other settings unchanged).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +17,9 @@
 #include <nng/protocol/pair1/pair.h>
 
 #include "bench.h"
+
+/* Messages queued per direction in nng-buf (nng's maximum is 8192). */
+#define NNG_BUF 1024
 
 struct nconn {
 	nng_socket sock;
@@ -21,7 +30,7 @@ static int nfail(const char *what, int rv)
 	return bench_fail("nng: %s: %s", what, nng_strerror(rv));
 }
 
-static struct nconn *nopen(void)
+static struct nconn *nopen(int buffered)
 {
 	struct nconn *c = calloc(1, sizeof *c);
 	if (!c)
@@ -31,6 +40,10 @@ static struct nconn *nopen(void)
 		rv = nng_socket_set_ms(c->sock, NNG_OPT_RECVTIMEO, BENCH_TIMEOUT_MS);
 	if (rv == 0)
 		rv = nng_socket_set_ms(c->sock, NNG_OPT_SENDTIMEO, BENCH_TIMEOUT_MS);
+	if (rv == 0 && buffered)
+		rv = nng_socket_set_int(c->sock, NNG_OPT_SENDBUF, NNG_BUF);
+	if (rv == 0 && buffered)
+		rv = nng_socket_set_int(c->sock, NNG_OPT_RECVBUF, NNG_BUF);
 	if (rv != 0) {
 		nfail("open", rv);
 		free(c);
@@ -48,10 +61,10 @@ static void nclose(void *conn)
 	}
 }
 
-static int nlisten(int transport, const char *dir, void **srv, char *addr,
-		   size_t addrlen)
+static int listen_as(int buffered, int transport, const char *dir, void **srv,
+		     char *addr, size_t addrlen)
 {
-	struct nconn *c = nopen();
+	struct nconn *c = nopen(buffered);
 	if (!c)
 		return -1;
 	*srv = c;
@@ -70,6 +83,18 @@ static int nlisten(int transport, const char *dir, void **srv, char *addr,
 	return rv == 0 ? 0 : nfail("listen", rv);
 }
 
+static int nlisten(int transport, const char *dir, void **srv, char *addr,
+		   size_t addrlen)
+{
+	return listen_as(0, transport, dir, srv, addr, addrlen);
+}
+
+static int blisten(int transport, const char *dir, void **srv, char *addr,
+		   size_t addrlen)
+{
+	return listen_as(1, transport, dir, srv, addr, addrlen);
+}
+
 /* The bound socket becomes the connection; the harness's "ready"
  * message proves the peer is there. */
 static int naccept(void *srv, void **conn)
@@ -80,10 +105,9 @@ static int naccept(void *srv, void **conn)
 
 static void nclose_srv(void *srv) { nclose(srv); }
 
-static int nconnect(int transport, const char *addr, void **conn)
+static int connect_as(int buffered, const char *addr, void **conn)
 {
-	(void)transport;
-	struct nconn *c = nopen();
+	struct nconn *c = nopen(buffered);
 	if (!c)
 		return -1;
 	int rv = nng_dial(c->sock, addr, NULL, 0);
@@ -93,6 +117,18 @@ static int nconnect(int transport, const char *addr, void **conn)
 	}
 	*conn = c;
 	return 0;
+}
+
+static int nconnect(int transport, const char *addr, void **conn)
+{
+	(void)transport;
+	return connect_as(0, addr, conn);
+}
+
+static int bconnect(int transport, const char *addr, void **conn)
+{
+	(void)transport;
+	return connect_as(1, addr, conn);
 }
 
 static int nsend1(void *conn, const void *buf, size_t len)
@@ -137,6 +173,19 @@ const bench_sys bench_sys_nng = {
 	.accept = naccept,
 	.close_srv = nclose_srv,
 	.connect = nconnect,
+	.close = nclose,
+	.send1 = nsend1,
+	.recv1 = nrecv1,
+	.send_n = nsend_n,
+	.recv_n = nrecv_n,
+};
+
+const bench_sys bench_sys_nng_buf = {
+	.name = "nng-buf",
+	.listen = blisten,
+	.accept = naccept,
+	.close_srv = nclose_srv,
+	.connect = bconnect,
 	.close = nclose,
 	.send1 = nsend1,
 	.recv1 = nrecv1,
