@@ -101,6 +101,7 @@ static size_t npairs;
 static bench_case case_list[1024];
 static size_t ncases;
 
+/* sys: NULL for a testee's case. */
 static bench_case *add_case(enum bench_kind kind, int transport, int pinned,
 			    size_t size, const bench_sys *sys, const char *sysname)
 {
@@ -112,7 +113,7 @@ static bench_case *add_case(enum bench_kind kind, int transport, int pinned,
 	c->sys = sys;
 	snprintf(c->name, sizeof c->name, "%s/%s/%s/%zu/%s", kind_names[kind],
 		 transport_names[transport], pinned ? "pinned" : "unpinned",
-		 size, sys ? sys->name : sysname);
+		 size, sysname);
 	return c;
 }
 
@@ -214,14 +215,14 @@ size_t bench_cases(const bench_case **cases)
 				for (size_t i = 0; i < NELEM(stream_sizes); i++) {
 					for (size_t s = 0; s < NSYS; s++)
 						add_case(BENCH_STREAM, t, pinned,
-							 stream_sizes[i], systems[s], NULL);
+							 stream_sizes[i], systems[s], systems[s]->name);
 					add_testee_cases(BENCH_STREAM, t, pinned, stream_sizes[i]);
 				}
 				for (size_t i = 0; i < NELEM(rtt_sizes); i++) {
 					for (size_t s = 0; s < NSYS; s++)
 						if (!systems[s]->stream_only)
 							add_case(BENCH_RTT, t, pinned,
-								 rtt_sizes[i], systems[s], NULL);
+								 rtt_sizes[i], systems[s], systems[s]->name);
 					add_testee_cases(BENCH_RTT, t, pinned, rtt_sizes[i]);
 				}
 			}
