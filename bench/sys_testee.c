@@ -114,7 +114,6 @@ bench_tee *bench_tee_setup(const bench_case *k, const char *dir)
 		x->pair = 1;
 		if (start(k->child, &x->child, k->transport) != 0)
 			goto fail;
-		x->t.role = ROLE_PARENT;
 		if (cx_pair_connect(&x->t, &x->child, 0) != 0) {
 			tee_failed(cx_failed(&x->t) ? k->testee : k->child,
 				   cx_failed(&x->t) ? &x->t : &x->child);
