@@ -203,19 +203,19 @@ static void time_recv_keeps_partial(cx *c, const void *arg)
 }
 
 static const conf_case cases[] = {
-	{"poll.zero_does_not_block", "POLL-2", LV_MUST, 0, poll_zero, NULL,
+	{"poll.zero_does_not_block", "POLL-2", LV_MUST, CF_TIMED, poll_zero, NULL,
 	 "poll 0 on an idle duct answers false at once", NULL, NULL},
-	{"poll.timeout_honoured", "POLL-3", LV_MUST, 0, poll_timeout, NULL,
+	{"poll.timeout_honoured", "POLL-3", LV_MUST, CF_TIMED, poll_timeout, NULL,
 	 "poll 300 on an idle duct is false, not before 300 ms", NULL, NULL},
-	{"poll.timeout_prompt", "POLL-3", LV_SHOULD, 0, poll_timeout_prompt, NULL,
+	{"poll.timeout_prompt", "POLL-3", LV_SHOULD, CF_TIMED, poll_timeout_prompt, NULL,
 	 "poll 300 on an idle duct returns soon after 300 ms", NULL, NULL},
-	{"poll.true_on_data", "POLL-1", LV_MUST, 0, poll_data, NULL,
+	{"poll.true_on_data", "POLL-1", LV_MUST, CF_TIMED, poll_data, NULL,
 	 "poll sees a waiting message and does not consume it", NULL, NULL},
-	{"poll.true_on_partial", "POLL-1", LV_MUST, 0, poll_partial, NULL,
+	{"poll.true_on_partial", "POLL-1", LV_MUST, CF_TIMED, poll_partial, NULL,
 	 "poll is true on part of a frame", NULL, NULL},
-	{"poll.true_on_eof", "POLL-1 RECV-2", LV_MUST, 0, poll_eof, NULL,
+	{"poll.true_on_eof", "POLL-1 RECV-2", LV_MUST, CF_TIMED, poll_eof, NULL,
 	 "poll is true when the peer closed", NULL, NULL},
-	{"poll.true_on_buffered", "POLL-1", LV_MUST, 0, poll_buffered, NULL,
+	{"poll.true_on_buffered", "POLL-1", LV_MUST, CF_TIMED, poll_buffered, NULL,
 	 "poll is true for a message already read into the testee's buffer", NULL, NULL},
 	{"close.idempotent", "CLOSE-1 CLOSE-4", LV_MUST, 0, close_twice, NULL,
 	 "close twice is fine; the peer sees EOF", NULL, NULL},
@@ -226,9 +226,9 @@ static const conf_case cases[] = {
 	 NULL},
 	{"close.then_use", "CLOSE-1", LV_MUST, 0, close_then_use, NULL,
 	 "send and recv after close are errors, not crashes", NULL, NULL},
-	{"time.recv_timeout", "TIME-1", LV_SHOULD, 0, time_recv_timeout, NULL,
+	{"time.recv_timeout", "TIME-1", LV_SHOULD, CF_TIMED, time_recv_timeout, NULL,
 	 "a receive times out after the configured time", NULL, NULL},
-	{"time.recv_keeps_partial", "TIME-2", LV_MUST, 0, time_recv_keeps_partial, NULL,
+	{"time.recv_keeps_partial", "TIME-2", LV_MUST, CF_TIMED, time_recv_keeps_partial, NULL,
 	 "a receive that times out mid-frame loses nothing", NULL, NULL},
 };
 

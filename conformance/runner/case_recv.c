@@ -86,7 +86,7 @@ static const conf_case cases[] = {
 	 "a header announcing 4 GiB is refused under the default limit", NULL, NULL},
 	{"recv.no_alloc_before_check", "RECV-6", LV_MUST, 0, recv_no_alloc_before_check, NULL,
 	 "an over-limit length is refused before any allocation of that size", NULL, NULL},
-	{"recv.trickle_memory", "SEC-1", LV_SHOULD, 0, recv_trickle_memory, NULL,
+	{"recv.trickle_memory", "SEC-1", LV_SHOULD, CF_TIMED, recv_trickle_memory, NULL,
 	 "memory grows with the bytes received, not the length announced", NULL, NULL},
 };
 

@@ -93,7 +93,7 @@ static void sec_eintr(cx *c, const void *arg)
 }
 
 static const conf_case cases[] = {
-	{"sec.eintr", "SEC-6", LV_MUST, 0, sec_eintr, NULL,
+	{"sec.eintr", "SEC-6", LV_MUST, CF_TIMED, sec_eintr, NULL,
 	 "a signal every ms during recv, poll and send fails none (feature signals)", NULL,
 	 NULL},
 };

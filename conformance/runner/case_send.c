@@ -107,9 +107,10 @@ static void send_cut_frame_is_final(cx *c, const void *arg)
 static const conf_case cases[] = {
 	{"send.after_peer_closed", "SEND-3 SEC-3", LV_MUST, 0, send_after_peer_closed, NULL,
 	 "sending to a closed peer fails with 'pipe' and the testee lives (SIGPIPE)", NULL, NULL},
-	{"send.small_no_stall", "SEND-2 ADDR-4", LV_SHOULD, CF_TCP_ONLY, send_small_no_stall, NULL,
+	{"send.small_no_stall", "SEND-2 ADDR-4", LV_SHOULD, CF_TCP_ONLY | CF_TIMED,
+	 send_small_no_stall, NULL,
 	 "TCP ping-pong of 100-byte messages: the median reply takes under 20 ms", NULL, NULL},
-	{"send.cut_frame_is_final", "SEND-5", LV_MUST, 0, send_cut_frame_is_final, NULL,
+	{"send.cut_frame_is_final", "SEND-5", LV_MUST, CF_TIMED, send_cut_frame_is_final, NULL,
 	 "after a send times out mid-frame, nothing more reaches the wire", NULL, NULL},
 };
 

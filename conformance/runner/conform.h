@@ -37,6 +37,10 @@ enum {
 	CF_PARENT_ONLY = 8, /* the testee must be the parent */
 	CF_CHILD_ONLY = 16,
 	CF_TCP_ONLY = 32,
+	/* The verdict rests on time the runner or the testee measures (poll
+	 * ELAPSED, medians, timeouts, sleeps against a retry window): under
+	 * --jobs these cases run alone, one at a time, after the others. */
+	CF_TIMED = 64,
 };
 
 /* A growable byte string. */

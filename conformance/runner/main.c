@@ -2,13 +2,17 @@
  * duct-conform: grades a duct implementation, case by case, over real
  * sockets, through the testee contract (conformance/TESTEE.md).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <libgen.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "report.h"
@@ -39,6 +43,11 @@ static const char usage[] =
 	"  --json FILE             write a JSON report\n"
 	"  --matrix BASE           write BASE.md and BASE.html: case x testee\n"
 	"  --timeout-scale N       multiply every deadline by N (slow machines)\n"
+	"  --jobs N                run N cases at a time (default 1), each in its own\n"
+	"                          testee process with its own paths and ports; the\n"
+	"                          reports come in the same order as with 1.  Cases\n"
+	"                          whose verdict rests on time (poll.*, time.*,\n"
+	"                          timeouts, medians) run after the others, alone\n"
 	"  --vectors DIR           the vectors directory (default: the source tree's)\n"
 	"  --verbose               show details of passing cases too\n"
 	"  -h, --help              this text\n";
@@ -228,6 +237,17 @@ static size_t ntestees, nimpls;
 static listed *xf, *unchecked;
 static size_t nxf, nunchecked;
 static run R;
+/* The planned run, in the order of a serial run: what is printed before
+ * each result (the headings of a testee, a role and transport), and what
+ * a worker of --jobs brings back beside the result. */
+typedef struct {
+	char *head;        /* printed before the result; NULL for none */
+	char *hello[2];    /* the testee's hello (a pair: the parent's, the child's) */
+	char *unavailable; /* the testee exited 77: the message */
+	int done;
+} slot;
+static slot *S;
+static char *heads, *tail; /* headings not yet attached; after the last result */
 
 static void free_testees(testee_def *v, size_t n)
 {
@@ -238,9 +258,14 @@ static void free_testees(testee_def *v, size_t n)
 
 static void cleanup(void)
 {
-	for (size_t i = 0; i < R.n; i++)
+	for (size_t i = 0; i < R.n; i++) {
 		free(R.r[i].msg);
+		free(S[i].head), free(S[i].hello[0]), free(S[i].hello[1]);
+		free(S[i].unavailable);
+	}
 	free(R.r);
+	free(S);
+	free(heads), free(tail);
 	for (size_t i = 0; i < nxf; i++)
 		free(xf[i].id), free(xf[i].reason);
 	free(xf);
@@ -274,22 +299,32 @@ static void add_testee(testee_def **v, size_t *n, testee_def t)
 	(*v)[(*n)++] = t;
 }
 
-/* Appends a result for case k and runs it; 0, or 77 when the testee's
- * implementation is not installed (the run stops). */
-static int run_one(const conf_case *k, size_t t, enum role role, enum transport tr,
-		   double scale, int verbose)
+/* Appends result k (not yet run) to the plan. */
+static void plan(const conf_case *k, size_t t, enum role role, enum transport tr)
 {
 	R.r = realloc(R.r, (R.n + 1) * sizeof *R.r);
-	result *r = &R.r[R.n++];
-	*r = (result){k, (int)t, role, tr, V_PASS, NULL, NULL, 0};
-	if (role == ROLE_PAIR)
-		run_pair(k, testees[t].parent, testees[t].child, tr, scale, r);
+	S = realloc(S, (R.n + 1) * sizeof *S);
+	R.r[R.n] = (result){k, (int)t, role, tr, V_PASS, NULL, NULL, 0};
+	S[R.n] = (slot){.head = heads};
+	heads = NULL;
+	R.n++;
+}
+
+/* Runs planned result i here, in this process. */
+static void run_here(size_t i, double scale)
+{
+	result *r = &R.r[i];
+	if (r->role == ROLE_PAIR)
+		run_pair(r->kase, testees[r->testee].parent, testees[r->testee].child, r->tr,
+			 scale, r);
 	else
-		run_case(k, &testees[t], role, tr, scale, r);
-	if (unavailable) {
-		puts(unavailable);
-		return 77;
-	}
+		run_case(r->kase, &testees[r->testee], r->role, r->tr, scale, r);
+}
+
+/* Marks an expected failure and prints the result's line. */
+static void settle(size_t i, int verbose)
+{
+	result *r = &R.r[i];
 	listed *x = find_xfail(xf, nxf, r);
 	if (x) {
 		x->used = 1;
@@ -298,7 +333,254 @@ static int run_one(const conf_case *k, size_t t, enum role role, enum transport 
 			   : r->verdict == V_PASS ? V_XPASS : r->verdict;
 	}
 	report_console_line(stdout, &R, r, verbose);
+}
+
+/* The serial run: each result as it comes; 0, or 77 when a testee's
+ * implementation is not installed (the run stops there). */
+static int run_serial(double scale, int verbose)
+{
+	for (size_t i = 0; i < R.n; i++) {
+		if (S[i].head)
+			fputs(S[i].head, stdout);
+		run_here(i, scale);
+		if (unavailable) {
+			puts(unavailable);
+			return 77;
+		}
+		settle(i, verbose);
+	}
 	return 0;
+}
+
+/* ---- --jobs N ------------------------------------------------------------
+ * One worker process per case, N alive at a time: it runs the case exactly
+ * as the serial run does (its own testee process; Unix paths in fresh
+ * mkdtemp directories and TCP ports the kernel picks, so cases share
+ * neither), sends back the result, the hellos and any 77 over a pipe, and
+ * exits.  The parent prints each result once all before it are printed,
+ * so the console and every report are those of a serial run but for
+ * timings.  Cases flagged CF_TIMED run after the others, one at a time,
+ * with nothing else of the run alive. */
+
+/* Runs result i with the testees' hellos and the 77 message going to S[i]
+ * rather than to the testees and the run. */
+static void run_captured(size_t i, double scale)
+{
+	testee_def *d = &testees[R.r[i].testee];
+	testee_def *side[2] = {d->parent ? d->parent : d, d->parent ? d->child : NULL};
+	char *kept[2] = {side[0]->hello, side[1] ? side[1]->hello : NULL};
+	char *gone = unavailable;
+	side[0]->hello = NULL;
+	if (side[1])
+		side[1]->hello = NULL;
+	unavailable = NULL;
+	run_here(i, scale);
+	S[i].hello[0] = side[0]->hello;
+	side[0]->hello = kept[0];
+	if (side[1]) {
+		/* The same implementation on both sides said hello once. */
+		S[i].hello[1] = side[1] == side[0] ? (S[i].hello[0] ? strdup(S[i].hello[0]) : NULL)
+						 : side[1]->hello;
+		side[1]->hello = kept[1];
+	}
+	S[i].unavailable = unavailable;
+	unavailable = gone;
+	S[i].done = 1;
+}
+
+static void put_str(bytes *b, const char *s)
+{
+	uint32_t n = s ? (uint32_t)strlen(s) + 1 : 0; /* 0: NULL */
+	bytes_put(b, &n, sizeof n);
+	bytes_put(b, s, n);
+}
+
+static int get_str(const bytes *b, size_t *at, char **s)
+{
+	uint32_t n;
+	if (b->n - *at < sizeof n)
+		return -1;
+	memcpy(&n, b->p + *at, sizeof n);
+	*at += sizeof n;
+	if (b->n - *at < n || (n && b->p[*at + n - 1] != '\0'))
+		return -1;
+	*s = n ? strdup((const char *)b->p + *at) : NULL;
+	*at += n;
+	return 0;
+}
+
+/* In the worker: runs result i, writes it to fd, and exits. */
+static void worker(size_t i, int fd, double scale)
+{
+	run_captured(i, scale);
+	const result *r = &R.r[i];
+	bytes b = {0};
+	int32_t verdict = r->verdict;
+	int64_t ms = r->ms;
+	bytes_put(&b, &verdict, sizeof verdict);
+	bytes_put(&b, &ms, sizeof ms);
+	put_str(&b, r->msg);
+	put_str(&b, S[i].hello[0]);
+	put_str(&b, S[i].hello[1]);
+	put_str(&b, S[i].unavailable);
+	for (size_t off = 0; off < b.n;) {
+		ssize_t w = write(fd, b.p + off, b.n - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			_exit(1);
+		off += (size_t)w;
+	}
+	_exit(0); /* no atexit, no stdio flush: the parent owns those */
+}
+
+/* In the parent: takes what worker sent for result i; a worker that died
+ * before it said everything fails the case, plainly. */
+static void take(size_t i, const bytes *b, int status)
+{
+	result *r = &R.r[i];
+	int32_t verdict;
+	int64_t ms;
+	size_t at = sizeof verdict + sizeof ms;
+	if (b->n >= at) {
+		memcpy(&verdict, b->p, sizeof verdict);
+		memcpy(&ms, b->p + sizeof verdict, sizeof ms);
+	}
+	if (b->n < at || get_str(b, &at, &r->msg) || get_str(b, &at, &S[i].hello[0]) ||
+	    get_str(b, &at, &S[i].hello[1]) || get_str(b, &at, &S[i].unavailable) ||
+	    at != b->n) {
+		free(r->msg);
+		r->msg = NULL;
+		r->verdict = V_FAIL;
+		if (WIFSIGNALED(status))
+			appendf(&r->msg, "    runner: the worker running this case died of signal %d",
+				WTERMSIG(status));
+		else
+			appendf(&r->msg, "    runner: the worker running this case exited with "
+				"status %d before it reported", WEXITSTATUS(status));
+	} else {
+		r->verdict = (enum verdict)verdict;
+		r->ms = (long)ms;
+	}
+	S[i].done = 1;
+}
+
+/* Prints the results that are done and have every earlier one printed;
+ * 77 once it reaches a testee that is not installed. */
+static int print_ready(size_t *next, int verbose)
+{
+	for (; *next < R.n && S[*next].done; ++*next) {
+		size_t i = *next;
+		if (S[i].head)
+			fputs(S[i].head, stdout);
+		if (S[i].unavailable) {
+			puts(S[i].unavailable);
+			return 77;
+		}
+		/* The first hello of each testee, in the serial run's order. */
+		testee_def *d = &testees[R.r[i].testee];
+		testee_def *side[2] = {d->parent ? d->parent : d, d->parent ? d->child : NULL};
+		for (int k = 0; k < 2; k++)
+			if (side[k] && !side[k]->hello && S[i].hello[k])
+				side[k]->hello = strdup(S[i].hello[k]);
+		settle(i, verbose);
+	}
+	return 0;
+}
+
+typedef struct {
+	pid_t pid;
+	int fd;
+	size_t i;
+	bytes got;
+} job;
+
+/* Waits until a worker has finished: reads from all, reaps the one done.
+ * Returns its index in jobs. */
+static size_t reap_one(job *jobs, size_t n)
+{
+	struct pollfd p[n];
+	for (;;) {
+		for (size_t k = 0; k < n; k++)
+			p[k] = (struct pollfd){.fd = jobs[k].fd, .events = POLLIN};
+		if (poll(p, n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			perror("duct-conform: poll");
+			exit(2);
+		}
+		for (size_t k = 0; k < n; k++) {
+			if (!p[k].revents)
+				continue;
+			uint8_t buf[65536];
+			ssize_t r = read(jobs[k].fd, buf, sizeof buf);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r > 0) {
+				bytes_put(&jobs[k].got, buf, (size_t)r);
+				continue;
+			}
+			int status = 0;
+			close(jobs[k].fd);
+			while (waitpid(jobs[k].pid, &status, 0) < 0 && errno == EINTR)
+				;
+			take(jobs[k].i, &jobs[k].got, status);
+			bytes_free(&jobs[k].got);
+			return k;
+		}
+	}
+}
+
+/* The run with --jobs N: the untimed cases N at a time, then the timed
+ * ones alone.  0, or 77 as run_serial. */
+static int run_jobs(int n, double scale, int verbose)
+{
+	job *jobs = calloc((size_t)n, sizeof *jobs);
+	size_t running = 0, next = 0, stop_at = R.n; /* nothing after a 77 starts */
+	int rc = 0;
+	for (int timed = 0; timed < 2; timed++) {
+		int limit = timed ? 1 : n;
+		for (size_t i = 0;;) {
+			size_t done = R.n;
+			while (!rc && (int)running < limit && i < R.n && done == R.n) {
+				if (i > stop_at || !(R.r[i].kase->flags & CF_TIMED) != !timed) {
+					i++;
+					continue;
+				}
+				int fd[2] = {-1, -1};
+				pid_t pid = -1;
+				fflush(NULL);
+				if (pipe2(fd, O_CLOEXEC) == 0 && (pid = fork()) == 0) {
+					close(fd[0]);
+					worker(i, fd[1], scale);
+				}
+				if (pid > 0) {
+					close(fd[1]);
+					jobs[running++] = (job){pid, fd[0], i++, {0}};
+					continue;
+				}
+				if (fd[0] >= 0)
+					close(fd[0]), close(fd[1]);
+				if (running)
+					break; /* no worker now: wait for one to end */
+				run_captured(i, scale); /* none at all: here */
+				done = i++;
+			}
+			if (done == R.n) {
+				if (!running)
+					break;
+				size_t k = reap_one(jobs, running);
+				done = jobs[k].i;
+				jobs[k] = jobs[--running];
+			}
+			if (S[done].unavailable && done < stop_at)
+				stop_at = done;
+			if (!rc)
+				rc = print_ready(&next, verbose);
+		}
+	}
+	free(jobs);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -307,6 +589,7 @@ int main(int argc, char **argv)
 	const char *xfail_path = NULL, *vectors = DUCT_SOURCE_DIR "/vectors";
 	int list = 0, strict = 0, verbose = 0, roles = 3, trs = 3, interop = 0;
 	double scale = 1.0;
+	int jobs = 1;
 
 	signal(SIGPIPE, SIG_IGN); /* a dead testee must not kill the runner */
 	atexit(cleanup);
@@ -351,6 +634,16 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--vectors")) {
 			vectors = v;
 		} else if (!strcmp(a, "--timeout-scale") && (scale = atof(v)) > 0) {
+		} else if (!strcmp(a, "--jobs")) {
+			char *end;
+			errno = 0;
+			long j = strtol(v, &end, 10);
+			if (errno || end == v || *end || j < 1 || j > 1024) {
+				fprintf(stderr, "duct-conform: --jobs takes a number of cases to run "
+						"at a time, 1 to 1024, not '%s' (try --help)\n", v);
+				return 2;
+			}
+			jobs = (int)j;
 		} else {
 			fprintf(stderr, "duct-conform: bad option '%s %s' (try --help)\n", a, v);
 			return 2;
@@ -402,10 +695,10 @@ int main(int argc, char **argv)
 		printf("duct-conform: implementation %s: %s\n", impls[t].name, impls[t].cmd);
 	for (size_t t = 0; t < ntestees; t++) {
 		if (interop)
-			printf("--- %s as parent, %s as child\n", testees[t].parent->name,
-			       testees[t].child->name);
+			appendf(&heads, "--- %s as parent, %s as child\n", testees[t].parent->name,
+				testees[t].child->name);
 		else
-			printf("duct-conform: testee %s: %s\n", testees[t].name, testees[t].cmd);
+			appendf(&heads, "duct-conform: testee %s: %s\n", testees[t].name, testees[t].cmd);
 		int first = 1;
 		for (int ro = 0; ro < 2; ro++) {
 			for (int tr = 0; tr < 2; tr++) {
@@ -413,19 +706,24 @@ int main(int argc, char **argv)
 					continue;
 				enum role role = interop ? ROLE_PAIR : (enum role)ro;
 				if (!interop)
-					printf("--- testee as %s over %s\n", role_name(role),
-					       tr_name((enum transport)tr));
+					appendf(&heads, "--- testee as %s over %s\n", role_name(role),
+						tr_name((enum transport)tr));
 				for (size_t i = 0; i < ncases; i++) {
 					const conf_case *k = &cases[i];
 					if (matches(patterns, k->id) &&
-					    applies(k, role, (enum transport)tr, first) &&
-					    run_one(k, t, role, (enum transport)tr, scale, verbose))
-						return 77;
+					    applies(k, role, (enum transport)tr, first))
+						plan(k, t, role, (enum transport)tr);
 				}
 				first = 0;
 			}
 		}
 	}
+	tail = heads;
+	heads = NULL;
+	if ((jobs == 1 ? run_serial(scale, verbose) : run_jobs(jobs, scale, verbose)) == 77)
+		return 77;
+	if (tail)
+		fputs(tail, stdout);
 	for (size_t i = 0; i < nxf; i++)
 		if (!xf[i].used)
 			printf("note: expected failure '%s' matched no case that ran\n", xf[i].id);

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Checks duct-conform itself: options, reports, expected failures, and that
-a crashing or hanging testee gives a readable report and a non-zero exit.
+"""Checks duct-conform itself: options, reports, expected failures, that
+a crashing or hanging testee gives a readable report and a non-zero exit,
+and that --jobs N gives the serial run's verdicts and reports.
 
 usage: check_runner.py DUCT_CONFORM DUCT_TESTEE
 """
@@ -93,6 +94,7 @@ def main():
         check(rc == 2 and "needs a reason" in out, "an expected failure needs a reason", out)
 
     check_interop(testee)
+    check_jobs(testee)
 
 
 def check_interop(testee):
@@ -130,6 +132,77 @@ def check_interop(testee):
         md = open(matrix + ".md").read()
         check("| ref | PASS 1/1 | FAIL 0/1 |" in md,
               "interop matrix: the parent x child grid", md)
+
+
+def untimed(path):
+    """A report without its timings: JSON "ms", JUnit time."""
+    with open(path) as f:
+        return re.sub(r'("ms": )\d+|( time=")[0-9.]+"', r"\1\2", f.read())
+
+
+def same_runs(args, what, reports=True):
+    """Runs args serially and with --jobs 4: the same exit status, console
+    and (reports) JUnit, JSON and matrix but for timings."""
+    seen = []
+    with tempfile.TemporaryDirectory() as d:
+        for jobs in ("1", "4"):
+            files = [os.path.join(d, jobs + n) for n in (".xml", ".json", "m")]
+            extra = ["--junit", files[0], "--json", files[1], "--matrix", files[2]]
+            rc, out = run(*args, "--jobs", jobs, *(extra if reports else []))
+            got = [rc, out]
+            if reports:
+                got += [untimed(files[0]), untimed(files[1]), open(files[2] + ".md").read()]
+            seen.append(got)
+    serial, parallel = seen
+    for k, name in enumerate(["exit status", "console", "JUnit", "JSON", "matrix"][:len(serial)]):
+        check(serial[k] == parallel[k], f"--jobs 4 as serial, {what}: the same {name}",
+              f"--- serial:\n{serial[k]}\n--- --jobs 4:\n{parallel[k]}")
+    return serial
+
+
+def check_jobs(testee):
+    """--jobs N: usage; the serial run's order, verdicts and reports; a
+    crashing, hanging or missing testee still caught."""
+    for bad in ("0", "-3", "many", "2x"):
+        rc, out = run("--jobs", bad, "--list")
+        check(rc == 2 and "--jobs takes a number" in out, f"--jobs {bad} exits 2", out)
+    rc, out = run("--help")
+    check(rc == 0 and "--jobs N" in out and "alone" in out, "--help documents --jobs", out)
+
+    # Timed cases (poll.*, recv.trickle_memory) among untimed ones, every
+    # role and transport; then two testees, one crashing (as a parent: a
+    # crashing child costs the runner's accept timeout per case).
+    cases = ("frame.send_small,frame.recv_many,recv.magic_is_final,recv.trickle_memory,"
+             "life.one_child,poll.true_on_*,close.idempotent,json.error_keeps_connection,"
+             "vector.frames.truncated_header_*")
+    rc, out = same_runs(["--testee", testee, "--cases", cases], "every role and transport")[:2]
+    check(rc == 0 and len(re.findall(r"^PASS ", out, re.M)) > 60 and
+          out.count("--- testee as") == 4, "--jobs: every case passes, under its heading", out)
+    rc, out = same_runs(["--testee", f"ref={testee}", "--testee", f"bad={BAD} crash",
+                         "--cases", cases, "--role", "parent"], "two testees, one crashing")[:2]
+    ref = re.findall(r"^(\S+) .*\[ref\]$", out, re.M)
+    bad = re.findall(r"^(\S+) .*\[bad\]$", out, re.M)
+    check(rc == 1 and len(ref) > 20 and set(ref) == {"PASS"} and len(bad) == len(ref) and
+          "PASS" not in bad and out.count("crashed (signal 11") == len(bad),
+          "--jobs: ref passes everything, the crashing testee fails every case", out)
+    same_runs(["--interop", f"ref={testee}", "python", "--cases",
+               "interop.empty_both_ways,interop.poll_across"], "an interop matrix")
+    # A missing implementation stops the run at the same result either way.
+    rc, out = same_runs(["--testee", f"ref={testee}", "--testee", f"gone={BAD} unavailable",
+                         "--cases", "frame.send_small,poll.zero_does_not_block"],
+                        "a testee that exits 77 after one that runs", reports=False)
+    check(rc == 77 and out.count("PASS") == 8 and "testee gone is unavailable" in out,
+          "--jobs: a testee that exits 77 stops the run with status 77", out)
+
+    one = ["--role", "parent", "--transport", "unix"]
+    for mode, words in [("crash", "crashed (signal 11"), ("hang", "hung")]:
+        rc, out = run("--testee", f"{BAD} {mode}", "--cases",
+                      "frame.send_small,frame.send_empty,close.*,poll.zero_does_not_block",
+                      "--timeout-scale", "0.3", "--jobs", "4", *one)
+        fails = [line for line in out.splitlines() if line.startswith("FAIL ")]
+        check(rc == 1 and len(fails) == 7 and out.count(words) == 7 and
+              LAST.match(out.splitlines()[-1]),
+              f"--jobs 4: a testee that does '{mode}' gets '{words}' in every case", out)
 
 
 if __name__ == "__main__":
