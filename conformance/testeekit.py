@@ -27,10 +27,13 @@ their class in classify(); what it leaves unnamed is 'other', with the
 exception's type and text.  An adapter adapts: it must not retry, buffer or
 limit on the library's behalf, or the suite grades the adapter.
 """
+import mmap
 import os
 import signal
 import struct
+import subprocess
 import sys
+import threading
 import time
 
 VERSION = '1.1'
@@ -82,8 +85,10 @@ def parse_address(address):
     if kind == 'unix' and rest:
         return 'unix', rest
     host, _, port = rest.rpartition(':')
-    if kind == 'tcp' and host and port.isdigit() and int(port) < 65536:
-        return 'tcp', host[1:-1] if host.startswith('[') else host, int(port)
+    bracketed = host.startswith('[') and host.endswith(']') and len(host) > 2
+    if kind == 'tcp' and host and port.isdigit() and int(port) < 65536 and \
+            (bracketed or '[' not in host and ']' not in host):   # ADDR-2
+        return 'tcp', host[1:-1] if bracketed else host, int(port)
     raise Error('connect', 'bad address ' + address)
 
 
@@ -111,9 +116,10 @@ ARGS = {'hello': '', 'parent': 'w', 'child': 'w', 'listen': 'i', 'send': 'x',
         'send-pattern': 'ii', 'send-many': 'ii', 'recv': '', 'recv-digest': '',
         'recv-many': 'i', 'poll': 'i', 'echo-value': '', 'close': '', 'set-max': 'i',
         'set-timeout': 'i', 'bench-send': 'ii', 'bench-recv': 'ii', 'bench-echo': 'i',
-        'bench-echo-value': 'i', 'fork-close': '', 'signal-handler': ''}
+        'bench-echo-value': 'i', 'fork-close': '', 'signal-handler': '', 'send-zeros': 'i',
+        'spawn': 'w', 'both-ways': 'ii'}
 NEED_DUCT = set(ARGS) - {'hello', 'parent', 'child', 'set-max', 'set-timeout',
-                         'signal-handler'}
+                         'signal-handler', 'spawn'}
 
 
 def ignore_signal(signum, frame):
@@ -140,6 +146,16 @@ def _parse(cmd, words):
     return out
 
 
+def _pattern_check(size):
+    """bench-recv's check of message k: SIZE bytes, the pattern's first and
+    last byte; the error reply, or None."""
+    last = 7 * (size - 1) % 256
+    def check(k, p):
+        if len(p) != size or p and (p[0] != 0 or p[-1] != last):
+            return 'error other %d message of %d bytes, not the pattern of %d' % (k, len(p), size)
+    return check
+
+
 class Session:
     """One testee process: at most one duct (made by parent or child)."""
 
@@ -148,7 +164,8 @@ class Session:
 
     def features(self):
         return [f for f, m in (('max', 'set_max'), ('timeout', 'set_timeout'))
-                if getattr(self.a, m) is not None] + ['bench', 'fork', 'signals']
+                if getattr(self.a, m) is not None] + ['bench', 'fork', 'signals', 'huge',
+                                                      'spawn', 'threads']
 
     def run(self, words):
         cmd, args = words[0], words[1:]
@@ -211,18 +228,34 @@ class Session:
             for _ in range(args[0]):
                 a.send(payload)
         elif cmd == 'bench-recv':
-            size, last = args[1], 7 * (args[1] - 1) % 256
-            def check(k, p):
-                if len(p) != size or p and (p[0] != 0 or p[-1] != last):
-                    return 'error other %d message of %d bytes, not the pattern of %d' % (
-                        k, len(p), size)
-            return self.recv_each(cmd, args[0], check) or 'ok'
+            return self.recv_each(cmd, args[0], _pattern_check(args[1])) or 'ok'
+        elif cmd == 'both-ways':       # TESTEE.md 3.6, TIME-3: a thread receives
+            got = []                   # while this one sends
+            t = threading.Thread(target=lambda: got.append(
+                self.recv_each(cmd, args[0], _pattern_check(args[1]))))
+            t.start()
+            try:
+                payload = pattern(args[1], 0)
+                for _ in range(args[0]):
+                    a.send(payload)
+            finally:
+                t.join()
+            return got[0] or 'ok'
         elif cmd == 'bench-echo':
             for _ in range(args[0]):
                 a.send(a.recv())
         elif cmd == 'bench-echo-value':
             for _ in range(args[0]):
                 a.echo_value()
+        elif cmd == 'send-zeros':      # TESTEE.md 3.4, SEND-6: 4 GiB costs nothing
+            a.send(memoryview(mmap.mmap(-1, args[0])) if args[0] else b'')
+        elif cmd == 'spawn':           # TESTEE.md 3.5, SEC-4: close_fds=False, or the
+            out = subprocess.run(      # kit would close what the implementation leaks
+                [args[0]], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                close_fds=False, timeout=10)
+            if out.returncode != 0:
+                return 'error other %s exited with status %d' % (args[0], out.returncode)
+            return ('ok ' + out.stdout.decode('ascii', 'replace').split('\n')[0]).strip()
         elif cmd == 'close':
             a.close()
         elif cmd == 'fork-close':      # TESTEE.md 3.2, CLOSE-2

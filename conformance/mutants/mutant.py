@@ -16,6 +16,7 @@ import signal
 import socket
 import struct
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -245,6 +246,50 @@ def sends_after_cut():
         except (BrokenPipeError, ConnectionResetError) as e:
             raise T.DuctError('pipe', str(e))
     Duct.send = send
+
+
+@mutant("parses a TCP port leniently: junk dropped, wrapped mod 65536", where="child/tcp")
+def lenient_port():
+    orig = Duct.connect
+    def connect(self, address, *args, **kw):
+        kind, _, rest = address.partition(':')
+        host, _, port = rest.rpartition(':')
+        digits = ''.join(ch for ch in port if ch.isdigit())
+        if kind == 'tcp' and digits:
+            address = 'tcp:%s:%d' % (host.strip('[]'), int(digits) % 65536)
+        return orig(self, address, *args, **kw)
+    Duct.connect = connect
+
+
+@mutant("frames a payload over 4 GiB with its length cut to 32 bits")
+def unchecked_length():
+    def send(self, payload):
+        sock = self._conn()
+        try:   # no SEND-6 check: the length wraps, the bytes go out
+            sock.sendall(struct.pack('>BI', T.MAGIC, len(payload) & 0xFFFFFFFF))
+            sock.sendall(payload)
+        except (BrokenPipeError, ConnectionResetError) as e:
+            raise T.DuctError('pipe', str(e))
+    Duct.send = send
+
+
+@mutant("leaves its sockets inheritable by the programs it starts", "SHOULD")
+def inheritable_fds():
+    orig = Duct._connected
+    def _connected(self, sock):
+        sock.set_inheritable(True)
+        return orig(self, sock)
+    Duct._connected = _connected
+
+
+@mutant("one lock for both directions: a receive waits for a send to end", "SHOULD")
+def one_lock_both_ways():
+    lock = threading.Lock()
+    for name in ('send', 'recv'):
+        def locked(self, *args, _orig=getattr(Duct, name)):
+            with lock:
+                return _orig(self, *args)
+        setattr(Duct, name, locked)
 
 
 @mutant("cuts a Unix path to fit sun_path", where="child/unix")

@@ -78,6 +78,40 @@ static void addr_long_path(cx *c, const void *arg)
 	rmdir(dir);
 }
 
+/* ADDR-2: a malformed TCP address is an error, found before any socket is
+ * made.  Each one below is near the runner's real listener, PORT, so that
+ * a lenient parser (trailing junk dropped, a sign or 0x taken, a port
+ * wrapped mod 65536) connects there, and the runner sees it. */
+static void addr_malformed(cx *c, const void *arg)
+{
+	(void)arg;
+	if (peer_listen(c))
+		return;
+	int port = atoi(strrchr(c->addr, ':') + 1);
+	char bad[8][80];
+	snprintf(bad[0], sizeof bad[0], "tcp:127.0.0.1:%dx", port);
+	snprintf(bad[1], sizeof bad[1], "tcp:127.0.0.1:+%d", port);
+	snprintf(bad[2], sizeof bad[2], "tcp:127.0.0.1:%d", port + 65536);
+	snprintf(bad[3], sizeof bad[3], "tcp:127.0.0.1:0x%x", port);
+	snprintf(bad[4], sizeof bad[4], "tcp:127.0.0.1:%d:", port);
+	snprintf(bad[5], sizeof bad[5], "tcp:127.0.0.1:");
+	snprintf(bad[6], sizeof bad[6], "tcp:[127.0.0.1:%d", port);
+	snprintf(bad[7], sizeof bad[7], "tcp:127.0.0.1:-%d", port);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0] && !cx_failed(c); i++) {
+		if (cx_cmd(c, 20000, "child %s", bad[i]))
+			return;
+		struct pollfd p = {.fd = c->lsock, .events = POLLIN};
+		if (poll(&p, 1, 0) > 0) {
+			cx_fail(c, "given the malformed address '%s', the child connected to "
+				"the runner's port %d (ADDR-2: a malformed address is an error)",
+				bad[i], port);
+		} else if (strncmp(c->reply, "error ", 6) != 0) {
+			cx_fail(c, "child %s: expected an error (a malformed address, ADDR-2), "
+				"got '%s'", bad[i], c->reply);
+		}
+	}
+}
+
 /* SEC-7: a TCP parent binds loopback.  Its address must be a loopback
  * one, and its port must not answer on the machine's other addresses. */
 static void addr_tcp_loopback(cx *c, const void *arg)
@@ -131,6 +165,10 @@ static const conf_case cases[] = {
 	{"addr.long_path", "ADDR-1", LV_MUST, CF_NO_SETUP | CF_CHILD_ONLY | CF_UNIX_ONLY,
 	 addr_long_path, NULL,
 	 "a Unix path over sun_path is an error, never connected cut short", NULL, NULL},
+	{"addr.malformed", "ADDR-2", LV_MUST, CF_NO_SETUP | CF_CHILD_ONLY | CF_TCP_ONLY,
+	 addr_malformed, NULL,
+	 "eight malformed TCP addresses next to the runner's port: each an error, none "
+	 "connected", NULL, NULL},
 	{"addr.tcp_loopback", "SEC-7", LV_SHOULD, CF_NO_SETUP | CF_PARENT_ONLY | CF_TCP_ONLY,
 	 addr_tcp_loopback, NULL, "a TCP parent reports and listens on loopback only", NULL,
 	 NULL},

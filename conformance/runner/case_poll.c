@@ -1,7 +1,9 @@
 /*
  * The cases of PROTOCOL.md section 7: poll, close and timeouts.
  */
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -202,6 +204,43 @@ static void time_recv_keeps_partial(cx *c, const void *arg)
 	cx_expect(c, 5000, "ok 61626364", "recv");
 }
 
+/* TIME-3: both directions at once.  The testee (feature threads) sends
+ * COUNT messages from one thread while another receives COUNT; the runner
+ * sends all of its own before it reads any, 8 MiB each way, more than the
+ * sockets hold, so a testee that cannot receive while it sends stalls
+ * both sides. */
+static void time_both_ways(cx *c, const void *arg)
+{
+	(void)arg;
+	enum { COUNT = 8, SIZE = 1 << 20 };
+	if (!cx_has_feature(c, "threads")) {
+		cx_unsupported(c, "both-ways (feature threads)");
+		return;
+	}
+	if (cx_send_cmd(c, "both-ways %d %d", COUNT, SIZE))
+		return;
+	uint8_t *p = malloc(SIZE);
+	pattern(p, SIZE, 0);
+	bytes f = frame(p, SIZE), got = {0};
+	for (int i = 0; i < COUNT && !cx_failed(c); i++)
+		peer_write(c, f.p, f.n);
+	if (cx_failed(c))
+		appendf(&c->msg, "\nwhile it was sending its own %d messages of %d bytes: it "
+			"cannot receive and send at once (TIME-3)", COUNT, SIZE);
+	for (int i = 0; i < COUNT && !cx_failed(c); i++) {
+		if (peer_read_frame(c, &got, SIZE, 10000) == 0 &&
+		    (got.n != SIZE || memcmp(got.p, p, SIZE) != 0))
+			cx_fail(c, "both-ways: message %d of the testee is not %d bytes of the "
+				"pattern", i, SIZE);
+		got.n = 0;
+	}
+	if (!cx_failed(c) && cx_wait_reply(c, 10000) == 0 && strcmp(c->reply, "ok") != 0)
+		cx_fail(c, "both-ways %d %d: expected 'ok', got '%.200s'", COUNT, SIZE, c->reply);
+	bytes_free(&got);
+	bytes_free(&f);
+	free(p);
+}
+
 static const conf_case cases[] = {
 	{"poll.zero_does_not_block", "POLL-2", LV_MUST, CF_TIMED, poll_zero, NULL,
 	 "poll 0 on an idle duct answers false at once", NULL, NULL},
@@ -228,6 +267,9 @@ static const conf_case cases[] = {
 	 "send and recv after close are errors, not crashes", NULL, NULL},
 	{"time.recv_timeout", "TIME-1", LV_SHOULD, CF_TIMED, time_recv_timeout, NULL,
 	 "a receive times out after the configured time", NULL, NULL},
+	{"time.both_ways", "TIME-3", LV_SHOULD, 0, time_both_ways, NULL,
+	 "one thread sends 8 MiB while another receives 8 MiB (feature threads); the "
+	 "runner reads only after sending", NULL, NULL},
 	{"time.recv_keeps_partial", "TIME-2", LV_MUST, CF_TIMED, time_recv_keeps_partial, NULL,
 	 "a receive that times out mid-frame loses nothing", NULL, NULL},
 };

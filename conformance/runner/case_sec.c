@@ -2,7 +2,9 @@
  * The cases of PROTOCOL.md section 9, safety, that no other section's
  * cases check already.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -10,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "conform.h"
 
@@ -92,7 +95,67 @@ static void sec_eintr(cx *c, const void *arg)
 		cx_fail(c, "runner: only %ld signals reached the testee", s.sent);
 }
 
+int sec_report_fds(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	if (!dir)
+		return 1;
+	struct dirent *e;
+	char path[64], target[256];
+	while ((e = readdir(dir))) {
+		int fd = atoi(e->d_name);
+		if (e->d_name[0] == '.' || fd == dirfd(dir))
+			continue;
+		snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+		ssize_t n = readlink(path, target, sizeof target - 1);
+		target[n < 0 ? 0 : n] = '\0';
+		for (char *t = target; *t; t++)
+			if (*t <= ' ' || *t > '~')
+				*t = '_';
+		printf("%d:%s ", fd, target);
+	}
+	closedir(dir);
+	printf("\n");
+	return 0;
+}
+
+/* SEC-4: the duct's descriptors are close-on-exec.  The testee (feature
+ * spawn) starts this runner under the name REPORT_FDS_NAME, which lists
+ * what it inherited: anything past 0, 1 and 2 leaked. */
+static void sec_cloexec(cx *c, const void *arg)
+{
+	(void)arg;
+	char dir[] = "/tmp/duct-conform-XXXXXX", self[PATH_MAX], prog[64], cmd[96];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n < 0 || !mkdtemp(dir)) {
+		cx_fail(c, "runner: cannot find itself or make a directory: %s", strerror(errno));
+		return;
+	}
+	self[n] = '\0';
+	snprintf(prog, sizeof prog, "%s/" REPORT_FDS_NAME, dir);
+	snprintf(cmd, sizeof cmd, "spawn %s", prog);
+	if (symlink(self, prog) != 0)
+		cx_fail(c, "runner: symlink %s: %s", prog, strerror(errno));
+	else if (cx_optional(c, 15000, cmd) == 0 && strncmp(c->reply, "ok ", 3) != 0)
+		cx_fail(c, "%s: expected 'ok FD:WHAT ...', got '%.200s'", cmd, c->reply);
+	else if (!cx_failed(c)) {
+		char *leaked = NULL;
+		for (char *w = strtok(c->reply + 3, " "); w; w = strtok(NULL, " "))
+			if (atoi(w) > 2)
+				appendf(&leaked, " %s", w);
+		if (leaked)
+			cx_fail(c, "a program the testee started inherited%s (SEC-4: every "
+				"descriptor of the implementation is close-on-exec)", leaked);
+		free(leaked);
+	}
+	unlink(prog);
+	rmdir(dir);
+}
+
 static const conf_case cases[] = {
+	{"sec.cloexec", "SEC-4", LV_SHOULD, 0, sec_cloexec, NULL,
+	 "a program the testee starts (feature spawn) inherits no descriptor of the duct",
+	 NULL, NULL},
 	{"sec.eintr", "SEC-6", LV_MUST, CF_TIMED, sec_eintr, NULL,
 	 "a signal every ms during recv, poll and send fails none (feature signals)", NULL,
 	 NULL},

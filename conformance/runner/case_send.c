@@ -2,6 +2,7 @@
  * The cases of PROTOCOL.md section 4, sending.
  */
 #include <poll.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -104,12 +105,56 @@ static void send_cut_frame_is_final(cx *c, const void *arg)
 	read_cut_frame(c, &at, len, 1);
 }
 
+/* SEND-6: a payload over 2^32-1 bytes cannot be framed: the send fails
+ * before a byte is written, and the stream stays framed.  send-zeros
+ * offers 4 GiB that cost the testee nothing until read. */
+static void send_too_long(cx *c, const void *arg)
+{
+	(void)arg;
+	if (cx_send_cmd(c, "send-zeros 4294967296"))
+		return;
+	long deadline = now_ms() + cx_ms(c, 10000);
+	while (!cx_reply_within(c, 20)) {
+		struct pollfd p = {.fd = c->sock, .events = POLLIN};
+		if (poll(&p, 1, 0) > 0) {
+			/* A testee streaming 4 GiB stops when we close. */
+			uint8_t b[16];
+			ssize_t k = recv(c->sock, b, sizeof b, 0);
+			char *h = hex(b, k > 0 ? (size_t)k : 0);
+			cx_fail(c, "send-zeros 4294967296: the testee wrote to the wire (%s) instead "
+				"of failing first (SEND-6)", h);
+			free(h);
+			peer_close(c);
+			return;
+		}
+		if (now_ms() > deadline) {
+			cx_wait_reply(c, 0); /* says how the testee ended, or that it hung */
+			return;
+		}
+	}
+	if (cx_reply_is(c, "error unsupported")) {
+		cx_unsupported(c, "send-zeros (feature huge)");
+		return;
+	}
+	if (strncmp(c->reply, "error ", 6) != 0) {
+		cx_fail(c, "send-zeros 4294967296: expected an error (SEND-6), got '%.200s'",
+			c->reply);
+		return;
+	}
+	/* Nothing was written: the next message is the stream's first frame. */
+	if (cx_expect(c, 5000, "ok", "send 4142") == 0)
+		peer_expect_frame(c, "AB", 2, 5000);
+}
+
 static const conf_case cases[] = {
 	{"send.after_peer_closed", "SEND-3 SEC-3", LV_MUST, 0, send_after_peer_closed, NULL,
 	 "sending to a closed peer fails with 'pipe' and the testee lives (SIGPIPE)", NULL, NULL},
 	{"send.small_no_stall", "SEND-2 ADDR-4", LV_SHOULD, CF_TCP_ONLY | CF_TIMED,
 	 send_small_no_stall, NULL,
 	 "TCP ping-pong of 100-byte messages: the median reply takes under 20 ms", NULL, NULL},
+	{"send.too_long", "SEND-6", LV_MUST, CF_ONCE, send_too_long, NULL,
+	 "a 4 GiB message (feature huge) fails before a byte is written; the next one is "
+	 "the first frame", NULL, NULL},
 	{"send.cut_frame_is_final", "SEND-5", LV_MUST, CF_TIMED, send_cut_frame_is_final, NULL,
 	 "after a send times out mid-frame, nothing more reaches the wire", NULL, NULL},
 };

@@ -219,6 +219,10 @@ void cases_addr(conf_case **v, size_t *n);
 void cases_poll(conf_case **v, size_t *n);
 void cases_json(conf_case **v, size_t *n);
 void cases_sec(conf_case **v, size_t *n);
+/* sec.cloexec's program: duct-conform run under this name lists its open
+ * descriptors ("FD:TARGET ...") and exits. */
+#define REPORT_FDS_NAME "duct-conform-report-fds"
+int sec_report_fds(void);
 /* Loads vector files from dir (the repo's vectors/); 0 or -1 with a
  * message on stderr. */
 int cases_vectors(const char *dir, conf_case **v, size_t *n);

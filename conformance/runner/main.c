@@ -591,6 +591,9 @@ int main(int argc, char **argv)
 	double scale = 1.0;
 	int jobs = 1;
 
+	const char *me = strrchr(argv[0], '/');
+	if (!strcmp(me ? me + 1 : argv[0], REPORT_FDS_NAME))
+		return sec_report_fds();
 	signal(SIGPIPE, SIG_IGN); /* a dead testee must not kill the runner */
 	atexit(cleanup);
 	setvbuf(stdout, NULL, _IOLBF, 0);

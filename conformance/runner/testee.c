@@ -51,6 +51,10 @@ int testee_start(cx *c, const char *cmd)
 		dup2(in[0], 0);
 		dup2(out[1], 1);
 		dup2(errfd, 2);
+		/* Nothing else of ours, or of whoever started us: what the
+		 * testee holds is its own (sec.cloexec counts it). */
+		for (int fd = 3; fd < 1024; fd++)
+			close(fd);
 		signal(SIGPIPE, SIG_DFL); /* the testee must cope on its own */
 		setpgid(0, 0);            /* so the kill reaches its children */
 		/* exec: the testee itself, not a shell, is the process we

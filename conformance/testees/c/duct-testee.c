@@ -9,11 +9,14 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -192,7 +195,7 @@ struct args {
 static int cmd_hello(struct args *a)
 {
 	(void)a;
-	reply("ok 1.1 libduct-1.0 max timeout bench fork signals");
+	reply("ok 1.1 libduct-1.0 max timeout bench fork signals huge spawn threads");
 	return REPLIED;
 }
 
@@ -388,6 +391,51 @@ static int cmd_bench_recv(struct args *a)
 	return DUCT_OK;
 }
 
+/* Feature threads (TESTEE.md 3.6, TIME-3): one thread receives COUNT
+ * messages while this one sends COUNT, locking on, as a threaded
+ * application of libduct would have it. */
+struct receiver {
+	unsigned long long count, k;
+	size_t want, badlen;
+	int rc, bad;
+};
+
+static void *receive_all(void *arg)
+{
+	struct receiver *r = arg;
+	for (r->k = 0; r->k < r->count; r->k++) {
+		const uint8_t *p;
+		size_t len;
+		if ((r->rc = duct_recv(d, (const void **)&p, &len)) != DUCT_OK)
+			return NULL;
+		if (len != r->want || (len && (p[0] != 0 || p[len - 1] != (uint8_t)(7 * (len - 1))))) {
+			r->bad = 1;
+			r->badlen = len;
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
+static int cmd_both_ways(struct args *a)
+{
+	struct receiver r = {.count = a->n[0], .want = (size_t)a->n[1]};
+	pthread_t t;
+	int rc = duct_set_locking(d, 1);
+	if (rc != DUCT_OK)
+		return rc;
+	if (pthread_create(&t, NULL, receive_all, &r) != 0)
+		return DUCT_ENOMEM;
+	rc = cmd_bench_send(a);
+	pthread_join(t, NULL);
+	if (r.bad) {
+		reply("error other %llu message of %zu bytes, not the pattern of %zu", r.k,
+		      r.badlen, r.want);
+		return REPLIED;
+	}
+	return rc != DUCT_OK ? rc : r.rc;
+}
+
 static int cmd_bench_echo(struct args *a)
 {
 	int rc = DUCT_OK;
@@ -427,6 +475,57 @@ static int cmd_fork_close(struct args *a)
 		return REPLIED;
 	}
 	return DUCT_OK;
+}
+
+/* Feature huge (TESTEE.md 3.4, SEND-6): LEN zero bytes from a mapping
+ * that costs nothing until read, so that 4 GiB can be offered. */
+static int cmd_send_zeros(struct args *a)
+{
+	size_t len = (size_t)a->n[0];
+	void *p = len ? mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+			     -1, 0)
+		      : NULL;
+	if (p == MAP_FAILED)
+		return duct_syserr(errno);
+	int rc = duct_send(d, p, len);
+	if (p)
+		munmap(p, len);
+	return rc;
+}
+
+/* Feature spawn (TESTEE.md 3.5, SEC-4): PROGRAM inherits whatever is not
+ * close-on-exec, as any program the application starts would. */
+static int cmd_spawn(struct args *a)
+{
+	int out[2], in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (in < 0 || pipe2(out, O_CLOEXEC) != 0)
+		return duct_syserr(errno);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(in, 0);
+		dup2(out[1], 1);
+		execl(a->word, a->word, (char *)NULL);
+		_exit(127);
+	}
+	close(in);
+	close(out[1]);
+	char line[4096];
+	size_t n = 0;
+	ssize_t k;
+	while (n < sizeof line - 1 &&
+	       ((k = read(out[0], line + n, sizeof line - 1 - n)) > 0 || (k < 0 && errno == EINTR)))
+		n += k > 0 ? (size_t)k : 0;
+	close(out[0]);
+	line[n] = '\0';
+	line[strcspn(line, "\n")] = '\0';
+	int status = 0;
+	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (pid < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		reply("error other %s did not run or failed", a->word);
+	else
+		reply("ok%s%s", line[0] ? " " : "", line);
+	return REPLIED;
 }
 
 static void ignore_signal(int sig) { (void)sig; }
@@ -498,6 +597,9 @@ static const struct command {
 	{"bench-echo-value", "n", UINT32_MAX, DUCT, cmd_bench_echo_value},
 	{"fork-close", "", 0, DUCT, cmd_fork_close},
 	{"signal-handler", "", 0, ANY, cmd_signal_handler},
+	{"send-zeros", "n", ULLONG_MAX, DUCT, cmd_send_zeros},
+	{"spawn", "w", 0, ANY, cmd_spawn},
+	{"both-ways", "nn", UINT32_MAX, DUCT, cmd_both_ways},
 	{"close", "", 0, DUCT, cmd_close},
 	{"set-max", "n", UINT32_MAX, ANY, cmd_set_max},
 	{"set-timeout", "n", INT_MAX, ANY, cmd_set_timeout},

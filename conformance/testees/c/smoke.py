@@ -140,7 +140,7 @@ def connect_to(address):
 def as_parent(path):
     """Testee is a Unix parent; most data commands are checked here."""
     t = Testee(path)
-    t.cmd("hello", r"ok 1\.1 \S+( \S+)* bench fork signals")
+    t.cmd("hello", r"ok 1\.1 \S+( \S+)* bench fork signals huge spawn threads")
     pid = int(t.cmd("signal-handler", r"ok (\d+)").group(1))
     check(pid == t.p.pid, "signal-handler: pid %d, not the testee's %d" % (pid, t.p.pid))
     t.cmd("recv", r"error state.*")  # no duct yet
@@ -157,6 +157,11 @@ def as_parent(path):
     t.cmd("recv", "ok -")
     t.cmd("send 6f6b", "ok")
     check(read_frame(s) == b"ok", "send 6f6b")
+    t.cmd("send-zeros 3", "ok")  # feature huge
+    check(read_frame(s) == b"\0\0\0", "send-zeros 3")
+    t.cmd("send-zeros 4294967296", r"error \S+.*")
+    t.cmd("spawn /bin/echo", "ok")  # feature spawn: echo prints an empty line
+    t.cmd("spawn /nonexistent", r"error other.*")
     t.cmd("send -", "ok")
     check(read_frame(s) == b"", "send -")
     for bad in ("send zz", "send abc", "send ", "poll x", "recv-many x"):

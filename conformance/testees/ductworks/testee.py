@@ -41,9 +41,10 @@ class Original(kit.Adapter):
     name = 'ductworks-' + VERSION
 
     def __init__(self):
-        # Raw bytes through the library's own serializer hooks; echo-value
+        # Raw bytes through the library's own serializer hooks (identity out,
+        # so that send-zeros' 4 GiB reaches the library uncopied); echo-value
         # uses its default JSON functions explicitly.
-        self.duct, self.opts = None, dict(serialize=bytes, deserialize=bytes)
+        self.duct, self.opts = None, dict(serialize=lambda p: p, deserialize=bytes)
 
     def parent(self, transport):
         P = md.MessageDuctParent

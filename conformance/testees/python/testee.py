@@ -67,12 +67,16 @@ class Duct:
     def connect(self, address, retries=3, delay=1.0):   # LIFE-5, bounded (D-4)
         kind, _, rest = address.partition(':')
         host, _, port = rest.rpartition(':')
-        if not (kind == 'unix' and rest or kind == 'tcp' and port.isdigit()):
+        # ADDR-2: PORT decimal, 0 to 65535 (getaddrinfo would wrap a larger
+        # one); an IPv6 HOST in brackets, both of them
+        bracketed = host.startswith('[') and host.endswith(']') and len(host) > 2
+        if not (kind == 'unix' and rest or kind == 'tcp' and port.isdigit() and int(port) < 65536
+                and host and (bracketed or '[' not in host and ']' not in host)):
             raise DuctError('connect', 'bad address ' + address)
         for attempt in range(retries + 1):
             try:
                 if kind == 'tcp':
-                    where = (host.strip('[]'), int(port))
+                    where = (host[1:-1] if bracketed else host, int(port))
                     return self._connected(socket.create_connection(where, self.timeout))
                 sock = socket.socket(socket.AF_UNIX)
                 try:
