@@ -225,6 +225,14 @@ def poll_late():
     Duct.poll = poll
 
 
+@mutant("its timeouts fire half as late again as set", "SHOULD")
+def timeout_late():
+    orig = Duct.set_timeout
+    def set_timeout(self, timeout):
+        orig(self, timeout * 1.5 if timeout else timeout)
+    Duct.set_timeout = set_timeout
+
+
 @mutant("header and payload in two writes, TCP_NODELAY off", "SHOULD", "parent/tcp")
 def nagle_two_writes():
     orig = Duct._connected

@@ -112,7 +112,8 @@ static void addr_malformed(cx *c, const void *arg)
 	}
 }
 
-/* SEC-7: a TCP parent binds loopback.  Its address must be a loopback
+/* SEC-7, ADDR-3: a TCP parent told nothing else ("parent tcp": "tcp:"
+ * alone, TESTEE.md) binds loopback.  Its address must be a loopback
  * one, and its port must not answer on the machine's other addresses. */
 static void addr_tcp_loopback(cx *c, const void *arg)
 {
@@ -169,7 +170,7 @@ static const conf_case cases[] = {
 	 addr_malformed, NULL,
 	 "eight malformed TCP addresses next to the runner's port: each an error, none "
 	 "connected", NULL, NULL},
-	{"addr.tcp_loopback", "SEC-7", LV_SHOULD, CF_NO_SETUP | CF_PARENT_ONLY | CF_TCP_ONLY,
+	{"addr.tcp_loopback", "SEC-7 ADDR-3", LV_SHOULD, CF_NO_SETUP | CF_PARENT_ONLY | CF_TCP_ONLY,
 	 addr_tcp_loopback, NULL, "a TCP parent reports and listens on loopback only", NULL,
 	 NULL},
 };

@@ -29,12 +29,19 @@ static void life_listen_timeout(cx *c, const void *arg)
 	char addr[300];
 	if (cx_parent(c, addr, sizeof addr))
 		return;
-	long t0 = now_ms();
-	if (cx_expect(c, 5000, "error timeout", "listen 300"))
-		return;
-	long took = now_ms() - t0;
-	if (took < 299)
-		cx_fail(c, "listen 300 with nobody coming returned after %ld ms", took);
+	/* The median of three, in [299, 350] ms.  Measured here, 10 tries a
+	 * testee under load: 300.2-302.4 ms for all three shipped testees. */
+	long took[3];
+	for (int i = 0; i < 3; i++) {
+		long t0 = now_ms();
+		if (cx_expect(c, 5000, "error timeout", "listen 300"))
+			return;
+		took[i] = now_ms() - t0;
+	}
+	long m = median(took, 3);
+	if (m < 299 || m > 300 + cx_ms(c, 50))
+		cx_fail(c, "listen 300 with nobody coming returned after %ld ms (median of 3; "
+			"allowed: 299 to %d)", m, 300 + cx_ms(c, 50));
 	int err;
 	c->sock = peer_connect_to(c, addr, &err);
 	if (c->sock < 0 && !cx_failed(c))
@@ -136,10 +143,12 @@ static void life_child_gives_up(cx *c, const void *arg)
 
 static const conf_case cases[] = {
 	{"life.listen_timeout", "LIFE-2", LV_MUST, CF_NO_SETUP | CF_PARENT_ONLY | CF_TIMED,
-	 life_listen_timeout, NULL, "listen with nobody coming times out, then still works", NULL, NULL},
+	 life_listen_timeout, NULL,
+	 "listen 300 with nobody coming times out in 299-350 ms (median of 3), then still "
+	 "works", NULL, NULL},
 	{"life.one_child", "LIFE-3", LV_MUST, CF_NO_SETUP | CF_PARENT_ONLY, life_one_child,
 	 NULL, "after accept: listener closed, Unix path gone, a second child refused", NULL, NULL},
-	{"life.private_dir", "SEC-2", LV_SHOULD, CF_NO_SETUP | CF_PARENT_ONLY | CF_UNIX_ONLY,
+	{"life.private_dir", "SEC-2 ADDR-3", LV_SHOULD, CF_NO_SETUP | CF_PARENT_ONLY | CF_UNIX_ONLY,
 	 life_private_dir, NULL, "a fresh Unix path lives in a 0700 directory", NULL, NULL},
 	{"life.already_connected", "LIFE-4", LV_MUST, CF_PARENT_ONLY, life_already_connected,
 	 NULL, "listen on a connected parent is an 'already connected' error", NULL, NULL},

@@ -180,16 +180,26 @@ static void close_then_use(cx *c, const void *arg)
 		cx_fail(c, "recv after close: expected an error, got '%s'", c->reply);
 }
 
+/* TIME-1: the median of three 200 ms receive timeouts, as the runner
+ * sees them (command to reply), lies in [190, 250] ms.  Measured here, 10
+ * tries a testee under load: 200.6-205.4 ms (libduct), 200.4-202.3
+ * (pyduct), 200.4-201.8 (the original); a timeout 25% late fails. */
 static void time_recv_timeout(cx *c, const void *arg)
 {
 	(void)arg;
+	long took[3];
 	if (cx_set_timeout(c, 200))
 		return;
-	long t0 = now_ms();
-	cx_expect(c, 5000, "error timeout", "recv");
-	long took = now_ms() - t0;
-	if (!cx_failed(c) && (took < 190 || took > 200 + cx_ms(c, 2000)))
-		cx_fail(c, "a 200 ms receive timeout fired after %ld ms", took);
+	for (int i = 0; i < 3; i++) {
+		long t0 = now_ms();
+		if (cx_expect(c, 5000, "error timeout", "recv"))
+			return;
+		took[i] = now_ms() - t0;
+	}
+	long m = median(took, 3);
+	if (m < 190 || m > 200 + cx_ms(c, 50))
+		cx_fail(c, "a 200 ms receive timeout fired after %ld ms (median of 3; "
+			"allowed: 190 to %d)", m, 200 + cx_ms(c, 50));
 }
 
 static void time_recv_keeps_partial(cx *c, const void *arg)
@@ -266,7 +276,7 @@ static const conf_case cases[] = {
 	{"close.then_use", "CLOSE-1", LV_MUST, 0, close_then_use, NULL,
 	 "send and recv after close are errors, not crashes", NULL, NULL},
 	{"time.recv_timeout", "TIME-1", LV_SHOULD, CF_TIMED, time_recv_timeout, NULL,
-	 "a receive times out after the configured time", NULL, NULL},
+	 "a 200 ms receive timeout fires within 190-250 ms (median of 3)", NULL, NULL},
 	{"time.both_ways", "TIME-3", LV_SHOULD, 0, time_both_ways, NULL,
 	 "one thread sends 8 MiB while another receives 8 MiB (feature threads); the "
 	 "runner reads only after sending", NULL, NULL},
