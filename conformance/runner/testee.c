@@ -12,6 +12,11 @@
 
 #include "conform.h"
 
+/* The longest control line the runner takes (a recv reply is the message
+ * in hex: 4 MiB holds any the cases ask for); past it the testee is
+ * failed, not buffered (the runner's memory stays bounded). */
+#define LINE_MAX_BYTES (4u << 20)
+
 char *testee_command(const char *v, const char *libduct, const char *srcdir, char **name)
 {
 	char *cmd = NULL;
@@ -139,10 +144,19 @@ static void log_ctl(cx *c, const char *dir, const char *line)
 	bytes_put(&c->ctl, "\n", 1);
 }
 
+static int read_line(cx *c, int ms);
+
 int cx_send_cmd(cx *c, const char *fmt, ...)
 {
 	if (cx_failed(c))
 		return -1;
+	/* A line already there answers no command: a second answer, or one
+	 * the testee made up. */
+	if (c->out_fd >= 0 && read_line(c, 0) == 1) {
+		cx_fail(c, "the testee wrote '%.200s' with no command waiting for a reply "
+			"(TESTEE.md: exactly one reply a command)", c->reply);
+		return -1;
+	}
 	char *line;
 	va_list ap;
 	va_start(ap, fmt);
@@ -170,7 +184,9 @@ int cx_send_cmd(cx *c, const char *fmt, ...)
 	return 0;
 }
 
-/* Takes one line out of rbuf if there is one. */
+/* Takes one line out of rbuf if there is one.  Lines are ASCII
+ * (TESTEE.md section 2): any other byte, NUL and terminal escapes
+ * included, becomes '?', so that no report or terminal gets it. */
 static int take_line(cx *c)
 {
 	char *nl = c->rlen ? memchr(c->rbuf, '\n', c->rlen) : NULL;
@@ -178,19 +194,25 @@ static int take_line(cx *c)
 		return 0;
 	size_t len = (size_t)(nl - c->rbuf);
 	free(c->reply);
-	c->reply = strndup(c->rbuf, len);
+	c->reply = malloc(len + 1);
+	for (size_t i = 0; i < len; i++)
+		c->reply[i] = c->rbuf[i] >= ' ' && c->rbuf[i] <= '~' ? c->rbuf[i] : '?';
+	c->reply[len] = '\0';
 	memmove(c->rbuf, nl + 1, c->rlen - len - 1);
 	c->rlen -= len + 1;
 	log_ctl(c, "< ", c->reply);
 	return 1;
 }
 
-/* Reads until a line or the deadline.  1 line, 0 timeout, -1 EOF. */
+/* Reads until a line or the deadline.  1 line, 0 timeout, -1 EOF, -2 a
+ * line over LINE_MAX_BYTES. */
 static int read_line(cx *c, int ms)
 {
 	long deadline = now_ms() + ms;
 	while (!take_line(c)) {
 		long left = deadline - now_ms();
+		if (c->rlen >= LINE_MAX_BYTES)
+			return -2;
 		if (left <= 0)
 			return 0;
 		struct pollfd p = {.fd = c->out_fd, .events = POLLIN};
@@ -201,6 +223,8 @@ static int read_line(cx *c, int ms)
 			continue;
 		if (c->rcap - c->rlen < 65536) {
 			c->rcap = c->rcap * 2 + 65536;
+			if (c->rcap > LINE_MAX_BYTES + 65536)
+				c->rcap = LINE_MAX_BYTES + 65536;
 			c->rbuf = realloc(c->rbuf, c->rcap);
 		}
 		ssize_t n = read(c->out_fd, c->rbuf + c->rlen, c->rcap - c->rlen);
@@ -224,8 +248,11 @@ int cx_wait_reply(cx *c, int ms)
 	if (r == 1)
 		return 0;
 	char buf[80];
-	const char *d = death(c, buf, sizeof buf);
-	if (d)
+	const char *d = r == -2 ? NULL : death(c, buf, sizeof buf);
+	if (r == -2)
+		cx_fail(c, "the testee wrote a control line of more than %u bytes (TESTEE.md: "
+			"one line a reply); the runner stopped reading it", LINE_MAX_BYTES);
+	else if (d)
 		cx_fail(c, "the testee %s", d);
 	else if (r == 0)
 		cx_fail(c, "the testee hung: no reply within %d ms", cx_ms(c, ms));
