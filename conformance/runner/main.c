@@ -22,8 +22,9 @@ static const char usage[] =
 	"\n"
 	"Runs the Ductworks conformance cases against a testee (an adapter\n"
 	"speaking conformance/TESTEE.md) over real Unix and TCP sockets.\n"
-	"Exit status: 0 if no MUST requirement failed, 1 otherwise, 2 on bad usage,\n"
-	"77 if a testee says its implementation is not installed.\n"
+	"Exit status: 0 if no MUST requirement failed, 1 otherwise, 2 on bad usage\n"
+	"or when a testee cannot answer hello (checked once, before any case), 77 if a\n"
+	"testee says its implementation is not installed.\n"
 	"\n"
 	"  --testee CMD            the testee command; NAME=CMD names it; the shipped\n"
 	"                          ones by name: libduct (the default), python,\n"
@@ -145,6 +146,27 @@ static void case_start(cx *c, const conf_case *k, testee_def *t, enum role role,
 		asprintf(&unavailable, "duct-conform: testee %s is unavailable: %s", t->name,
 			 why[0] ? why : "it exited with status 77");
 	}
+}
+
+static void case_finish(cx *c, const char *label, char **m);
+
+/* A testee that cannot say hello can run no case: found once, before the
+ * run, rather than at every case's deadline.  0; 2 when it cannot (the
+ * reason on stderr); 77 when its implementation is not installed. */
+static int probe(testee_def *t, double scale)
+{
+	cx c;
+	char *m = NULL;
+	case_start(&c, NULL, t, ROLE_PARENT, TR_UNIX, scale);
+	int rc = c.unavailable ? 77 : cx_failed(&c) ? 2 : 0;
+	if (rc == 77)
+		puts(unavailable);
+	else if (rc)
+		fprintf(stderr, "duct-conform: testee %s can run no case, it fails at hello: %s\n",
+			t->name, c.msg);
+	case_finish(&c, NULL, &m);
+	free(m);
+	return rc;
 }
 
 /* Stops the testee; appends what went wrong to *m and frees the context.
@@ -692,6 +714,12 @@ int main(int argc, char **argv)
 				   (testee_def){.name = name, .parent = &impls[x], .child = &impls[y]});
 		}
 
+	for (size_t t = 0; t < ntestees + nimpls; t++) {
+		testee_def *d = t < ntestees ? &testees[t] : &impls[t - ntestees];
+		int rc = d->cmd ? probe(d, scale) : 0;
+		if (rc)
+			return rc;
+	}
 	R = (run){NULL, 0, testees, ntestees, strict, unchecked, nunchecked};
 	report_header(stdout, &R);
 	for (size_t t = 0; t < nimpls; t++)
