@@ -290,14 +290,18 @@ def inheritable_fds():
     Duct._connected = _connected
 
 
-@mutant("one lock for both directions: a receive waits for a send to end", "SHOULD")
+@mutant("one lock for all socket I/O: a receive waits for a blocked send", "SHOULD")
 def one_lock_both_ways():
     lock = threading.Lock()
-    for name in ('send', 'recv'):
-        def locked(self, *args, _orig=getattr(Duct, name)):
-            with lock:
-                return _orig(self, *args)
-        setattr(Duct, name, locked)
+    orig_send, orig_fill = Duct.send, Duct._fill
+    def send(self, payload):
+        with lock:                  # held while the send blocks
+            return orig_send(self, payload)
+    def _fill(self, n):
+        select.select([self.sock], [], [])   # waits for data outside the lock
+        with lock:
+            return orig_fill(self, n)
+    Duct.send, Duct._fill = send, _fill
 
 
 @mutant("cuts a Unix path to fit sun_path", where="child/unix")

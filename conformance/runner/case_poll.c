@@ -2,6 +2,7 @@
  * The cases of PROTOCOL.md section 7: poll, close and timeouts.
  */
 #include <stdint.h>
+#include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,10 +216,11 @@ static void time_recv_keeps_partial(cx *c, const void *arg)
 }
 
 /* TIME-3: both directions at once.  The testee (feature threads) sends
- * COUNT messages from one thread while another receives COUNT; the runner
- * sends all of its own before it reads any, 8 MiB each way, more than the
- * sockets hold, so a testee that cannot receive while it sends stalls
- * both sides. */
+ * COUNT messages from one thread while another receives COUNT.  The runner
+ * first lets the testee's sending fill its socket (so that the testee's
+ * send is blocked), then sends all of its own 8 MiB before it reads any: a
+ * testee whose receive waits for its send stalls both sides, whichever of
+ * its threads ran first. */
 static void time_both_ways(cx *c, const void *arg)
 {
 	(void)arg;
@@ -232,6 +234,14 @@ static void time_both_ways(cx *c, const void *arg)
 	uint8_t *p = malloc(SIZE);
 	pattern(p, SIZE, 0);
 	bytes f = frame(p, SIZE), got = {0};
+	/* Until the bytes queued here stop growing for 100 ms (2 s at most). */
+	int queued = -1, was = -2;
+	for (long t0 = now_ms(), still = now_ms(); now_ms() - t0 < 2000 && now_ms() - still < 100;) {
+		usleep(10000);
+		if (ioctl(c->sock, FIONREAD, &queued) != 0 || queued != was)
+			still = now_ms();
+		was = queued;
+	}
 	for (int i = 0; i < COUNT && !cx_failed(c); i++)
 		peer_write(c, f.p, f.n);
 	if (cx_failed(c))

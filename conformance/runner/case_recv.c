@@ -2,6 +2,7 @@
  * The cases of PROTOCOL.md section 3, receiving: bad magic, limits, memory.
  */
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "conform.h"
@@ -79,7 +80,40 @@ static void recv_trickle_memory(cx *c, const void *arg)
 			(after - before) / 1024);
 }
 
+/* RECV-9: a TCP reset counts as a close (RECV-2, RECV-3).  The runner sends part of
+ * a frame (or a whole one, arg "boundary"), lets the testee's recv take
+ * those bytes and block, then resets the connection (SO_LINGER 0): the
+ * recv must end at once, truncated mid-frame, eof at a boundary. */
+static void recv_reset(cx *c, const void *arg)
+{
+	int boundary = arg != NULL;
+	static const uint8_t part[] = {0x54, 0, 0, 0, 10, 'h', 'a'};
+	bytes whole = frame("ok", 2);
+	if (boundary)
+		peer_write(c, whole.p, whole.n);
+	else
+		peer_write(c, part, sizeof part);
+	bytes_free(&whole);
+	if (boundary)
+		cx_expect(c, 5000, "ok 6f6b", "recv");
+	if (cx_send_cmd(c, "recv"))
+		return;
+	usleep(200000); /* the testee reads what came and waits for more */
+	struct linger rst = {1, 0};
+	setsockopt(c->sock, SOL_SOCKET, SO_LINGER, &rst, sizeof rst);
+	peer_close(c);
+	const char *want = boundary ? "error eof" : "error truncated";
+	if (cx_wait_reply(c, 5000) == 0 && !cx_reply_is(c, want))
+		cx_fail(c, "recv, then the runner reset the connection %s\nexpected: %s\n"
+			"got:      %.200s", boundary ? "between frames" : "7 bytes into a 15-byte "
+			"frame", want, c->reply);
+}
+
 static const conf_case cases[] = {
+	{"recv.reset_mid_frame", "RECV-9 RECV-3", LV_SHOULD, CF_TCP_ONLY, recv_reset, NULL,
+	 "a TCP reset 7 bytes into a frame, recv waiting: 'truncated' at once", NULL, NULL},
+	{"recv.reset_at_boundary", "RECV-9 RECV-2", LV_SHOULD, CF_TCP_ONLY, recv_reset, "boundary",
+	 "a TCP reset between frames, recv waiting: 'eof' at once", NULL, NULL},
 	{"recv.magic_is_final", "RECV-5", LV_SHOULD, 0, recv_magic_dead, NULL,
 	 "after a bad magic byte: same error again, no resync, connection shut down", NULL, NULL},
 	{"recv.default_limit", "SEC-1 RECV-6", LV_SHOULD, 0, recv_default_limit, NULL,

@@ -221,7 +221,7 @@ static int recv_frame(duct *d, const void **payload, size_t *len)
 			duct_reader_commit(d->rd, (size_t)n);
 			idle = 0;
 		} else if (n == 0 || errno == ECONNRESET) {
-			return duct_reader_finish(d->rd); /* RECV-2, RECV-3 */
+			return duct_reader_finish(d->rd); /* RECV-2, RECV-3, RECV-9 */
 		} else if (errno == EINTR) {
 			/* SEC-6: resume; TIME-1: but not past the timeout
 			 * (SO_RCVTIMEO starts afresh with each call). */

@@ -143,7 +143,7 @@ class Duct:
                 got = self.sock.recv_into(self.chunk)
             except socket.timeout:                      # TIME-2: the buffer keeps it all
                 raise DuctError('timeout', 'recv timed out')
-            except ConnectionResetError:                # RECV-3: a reset is a close
+            except ConnectionResetError:                # RECV-9: a reset is a close
                 got = 0
             except OSError as e:
                 raise DuctError('other', str(e))
