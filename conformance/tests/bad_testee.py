@@ -17,15 +17,56 @@ usage: bad_testee.py MODE
   closeout answers hello, then closes its stdout and sleeps
   grandchild  answers hello, then leaves a grandchild holding its pipes and
            exits
+The duct-level ones act on "child ADDRESS" and answer "ok" to the rest:
+  flood    connects, then writes bytes to the duct without end
+  bighdr   connects, then sends a header announcing 4 GiB - 1 and stalls
+  manyconnect  connects 50 times, keeping every connection open
+  noconnect    says "ok" without connecting
 """
 import os
 import signal
+import socket
 import sys
+import threading
 import time
 
 mode = sys.argv[1] if len(sys.argv) > 1 else "--help"
 MODES = ("hang", "crash", "exit", "version", "mute", "unavailable", "longline", "binary",
-         "twice", "midreply", "closeout", "grandchild")
+         "twice", "midreply", "closeout", "grandchild", "flood", "bighdr", "manyconnect",
+         "noconnect")
+DUCT_MODES = ("flood", "bighdr", "manyconnect", "noconnect")
+held = []   # connections kept open
+
+
+def connect(address):
+    kind, _, rest = address.partition(":")
+    if kind == "unix":
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(rest)
+    else:
+        host, _, port = rest.rpartition(":")
+        s = socket.create_connection((host.strip("[]"), int(port)))
+    held.append(s)
+    return s
+
+
+def flood(s):
+    try:
+        while True:
+            s.sendall(b"\xff" * 65536)
+    except OSError:
+        pass
+
+
+def duct_command(cmd):
+    if cmd[0] == "child" and mode == "flood":
+        threading.Thread(target=flood, args=(connect(cmd[1]),), daemon=True).start()
+    elif cmd[0] == "child" and mode == "bighdr":
+        connect(cmd[1]).sendall(b"\x54\xff\xff\xff\xff" + b"x" * 100)
+    elif cmd[0] == "child" and mode == "manyconnect":
+        for _ in range(50):
+            connect(cmd[1])
+    print("ok", flush=True)
 if mode not in MODES:
     print(__doc__.strip())
     sys.exit(0 if mode in ("-h", "--help") else 2)
@@ -60,6 +101,8 @@ for line in sys.stdin:
     elif mode == "closeout":
         os.close(1)
         time.sleep(3600)
+    elif mode in DUCT_MODES:
+        duct_command(cmd)
     elif mode == "grandchild":
         if os.fork() == 0:
             time.sleep(3600)
