@@ -6,7 +6,9 @@
  *   harness.c   the case list, the peer process (fork + exec of this same
  *               binary), CPU pinning, the timed loops, percentiles
  *   sys_*.c     one "system" each: how to connect, send and receive with
- *               raw sockets (the limit), libduct, ZeroMQ PAIR, nng pair1
+ *               raw sockets (the limit), libduct, ZeroMQ PAIR, nng pair1;
+ *               sys_testee.c: any implementation through its testee
+ *               (--testee), driven by the conformance runner's code
  *   json_case.c JSON encode + decode through the default serializer
  *
  * A case runs in three steps, so that only the middle one is timed:
