@@ -36,7 +36,7 @@ for arg in "$@"; do
 	--afl) engine=afl ;;
 	--no-minimize) minimize=0 ;;
 	-h | --help)
-		sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	-*)
@@ -115,6 +115,8 @@ step "seeds from vectors/"
 rm -rf "$work"
 mkdir -p "$work"
 /usr/bin/python3 fuzz/make_seeds.py "$work/seeds"
+# fuzz_frame_long reads its inputs as fuzz_frame does.
+cp -r "$work/seeds/fuzz_frame" "$work/seeds/fuzz_frame_long"
 # The calibration target's only seed: an empty frame.
 mkdir -p "$work/seeds/fuzz_calibrate"
 printf 'T\0\0\0\0' >"$work/seeds/fuzz_calibrate/empty_frame"
