@@ -7,7 +7,8 @@
 #
 #   ci/fuzz.sh [--libfuzzer] [TARGET|all] [SECONDS]
 #
-#   TARGET       fuzz_frame, fuzz_json or fuzz_recv (default: all, in turn)
+#   TARGET       fuzz_frame, fuzz_frame_long, fuzz_json or fuzz_recv
+#                (default: all, in turn)
 #   SECONDS      per target (default: 60)
 #   --libfuzzer  libFuzzer (clang -fsanitize=fuzzer) instead of AFL++
 #                (afl-clang-fast, persistent mode, shared-memory test case)
@@ -18,11 +19,14 @@
 # campaign files go to FUZZ_BUILD_DIR (default build/fuzz-afl or
 # build/fuzz-libfuzzer); extra CMake arguments can be given in CMAKE_ARGS.
 # Works as root without a tty: AFL++ then prints its status lines instead
-# of its screen.
+# of its screen.  First, fuzz_calibrate (a 5-byte header parse, no libduct)
+# runs under the same engine for FUZZ_CALIBRATE_SECONDS (default 5; 0
+# skips it), and the summary gives each target's execs/s as a ratio to
+# it ("x_cal"), which compares across loaded machines better than execs/s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all_targets=(fuzz_frame fuzz_json fuzz_recv)
+all_targets=(fuzz_frame fuzz_frame_long fuzz_json fuzz_recv)
 engine=afl
 minimize=1
 positional=()
@@ -32,7 +36,7 @@ for arg in "$@"; do
 	--afl) engine=afl ;;
 	--no-minimize) minimize=0 ;;
 	-h | --help)
-		sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	-*)
@@ -63,6 +67,13 @@ else
 	exit 2
 fi
 
+calibrate_seconds=${FUZZ_CALIBRATE_SECONDS-5}
+case "$calibrate_seconds" in
+'' | *[!0-9]*)
+	echo "ci/fuzz.sh: FUZZ_CALIBRATE_SECONDS must be an integer, not '$calibrate_seconds'" >&2
+	exit 2
+	;;
+esac
 jobs=$(nproc 2>/dev/null || echo 2)
 sanitizers=${FUZZ_SANITIZERS-address,undefined}
 step() { printf '\n==> %s\n' "$*"; }
@@ -84,7 +95,9 @@ step "build ${targets[*]} with $cc (sanitizers: ${sanitizers:-none})"
 CC=$cc CXX=$cxx cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	-DDUCT_BUILD_FUZZ=ON -DDUCT_BUILD_TESTS=OFF \
 	-DDUCT_FUZZ_SANITIZERS="$sanitizers" ${CMAKE_ARGS:-} >/dev/null
-cmake --build "$build" -j"$jobs" --target "${targets[@]}" >/dev/null
+build_targets=("${targets[@]}")
+[ "$calibrate_seconds" != 0 ] && build_targets+=(fuzz_calibrate)
+cmake --build "$build" -j"$jobs" --target "${build_targets[@]}" >/dev/null
 
 binary() {
 	local b
@@ -102,6 +115,11 @@ step "seeds from vectors/"
 rm -rf "$work"
 mkdir -p "$work"
 /usr/bin/python3 fuzz/make_seeds.py "$work/seeds"
+# fuzz_frame_long reads its inputs as fuzz_frame does.
+cp -r "$work/seeds/fuzz_frame" "$work/seeds/fuzz_frame_long"
+# The calibration target's only seed: an empty frame.
+mkdir -p "$work/seeds/fuzz_calibrate"
+printf 'T\0\0\0\0' >"$work/seeds/fuzz_calibrate/empty_frame"
 
 # Installs a minimized corpus (directory $2) as fuzz/corpus/$1/, keeping
 # the regression inputs already there (crash-*, timeout-*, leak-*, oom-*:
@@ -193,8 +211,10 @@ run_afl() {
 	# -t: AFL++ would derive ~20 ms from the dry run, which the slowest
 	# legitimate inputs (1 MiB streams fed one byte at a time, under ASan)
 	# come close to; a real hang (a deadlocked duct_recv) exceeds 1 s too.
+	local dict=()
+	[ -f "fuzz/$t.dict" ] && dict=(-x "fuzz/$t.dict")
 	local cmd=(afl-fuzz -i "$work/$t/in" -o "$out" -m none -t 1000
-		-x "fuzz/$t.dict" -V "$seconds" -- "$bin")
+		"${dict[@]}" -V "$seconds" -- "$bin")
 	echo "+ ${cmd[*]}"
 	if [ -t 1 ]; then
 		timeout -s INT $((seconds + 300)) "${cmd[@]}" || true
@@ -205,11 +225,12 @@ run_afl() {
 	if [ ! -f "$stats" ]; then
 		echo "ci/fuzz.sh: afl-fuzz did not run for $t (see above)" >&2
 		failed=1
-		summary+=("$(printf '%-11s  afl-fuzz failed to start' "$t")")
+		summary+=("$(printf '%-15s  afl-fuzz failed to start' "$t")")
 		return
 	fi
 	field() { awk -v k="$1" '$1 == k {print $3; exit}' "$stats"; }
 	local crashes hangs
+	last_eps=$(field execs_per_sec)
 	crashes=$(field saved_crashes)
 	hangs=$(field saved_hangs)
 	crashes=${crashes:-$(field unique_crashes)}
@@ -232,7 +253,7 @@ run_afl() {
 	else # the fuzzer's own corpus
 		read -r files bytes < <(corpus_size "$out/default/queue")
 	fi
-	summary+=("$(printf '%-11s %6s %10s %9.0f %7s %9s %6s/%-5s %6s %7s %6s' "$t" \
+	summary+=("$(printf '%-15s %6s %10s %9.0f %7s %9s %6s/%-5s %6s %7s %6s' "$t" \
 		"$(field run_time)" "$(field execs_done)" "$(field execs_per_sec)" \
 		"$files" "$bytes" "$(field edges_found)" "$(field total_edges)" \
 		"$(field bitmap_cvg)" "$crashes" "$hangs")")
@@ -268,17 +289,22 @@ run_libfuzzer() {
 	local t=$1 bin=$2 dir=$work/$1 log=$work/$1/libfuzzer.log
 	mkdir -p "$dir/corpus" "$dir/artifacts"
 	export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+	local dict=()
+	[ -f "fuzz/$t.dict" ] && dict=(-dict="fuzz/$t.dict")
 	local cmd=("$bin" -max_total_time="$seconds" -timeout=10
-		-dict="fuzz/$t.dict" -print_final_stats=1
+		"${dict[@]}" -print_final_stats=1
 		-artifact_prefix="$dir/artifacts/" "$dir/corpus" "$dir/in")
 	echo "+ ${cmd[*]}"
 	# libFuzzer's exit status is not needed: findings are its artifacts.
 	"${cmd[@]}" 2>&1 | tee "$log" | grep --line-buffered -E '^#[0-9]+[[:space:]]+(INITED|pulse|DONE)|ERROR|SUMMARY|check failed|runtime error' || true
 	local execs eps cov crashes hangs runtime
+	# A run that crashed has no final stats: every field may be missing
+	# (|| true, or set -e would end the script before its summary).
 	execs=$(awk '/^stat::number_of_executed_units:/ {print $NF}' "$log")
 	eps=$(awk '/^stat::average_exec_per_sec:/ {print $NF}' "$log")
-	cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | awk '{print $2}')
-	runtime=$(grep -oE 'Done [0-9]+ runs in [0-9]+ second' "$log" | awk '{print $5}')
+	cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | awk '{print $2}') || true
+	runtime=$(grep -oE 'Done [0-9]+ runs in [0-9]+ second' "$log" | awk '{print $5}') || true
+	last_eps=$eps
 	crashes=$(find "$dir/artifacts" -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'oom-*' \) | wc -l)
 	hangs=$(find "$dir/artifacts" -type f \( -name 'timeout-*' -o -name 'slow-unit-*' \) | wc -l)
 	if [ "$minimize" = 1 ]; then
@@ -293,9 +319,9 @@ run_libfuzzer() {
 		read -r files bytes < <(corpus_size "fuzz/corpus/$t")
 	else # the fuzzer's own corpus, as its last status line gives it
 		read -r files bytes < <(grep -oE 'corp: [0-9]+/[0-9]+[a-zA-Z]*' "$log" |
-			tail -1 | sed 's,corp: ,,; s,/, ,')
+			tail -1 | sed 's,corp: ,,; s,/, ,') || true
 	fi
-	summary+=("$(printf '%-11s %6s %10s %9s %7s %9s %12s %6s %7s %6s' "$t" \
+	summary+=("$(printf '%-15s %6s %10s %9s %7s %9s %12s %6s %7s %6s' "$t" \
 		"${runtime:-?}" "${execs:-?}" "${eps:-?}" "$files" "$bytes" \
 		"${cov:-?}" "-" "$crashes" "$hangs")")
 	if [ "$crashes" != 0 ] || [ "$hangs" != 0 ]; then
@@ -307,20 +333,52 @@ run_libfuzzer() {
 	fi
 }
 
+# Each summary row's execs/s, for the ratio to the calibration target.
+row_eps=()
+last_eps=
+
+# The yardstick: the trivial target, same engine, same build, never
+# minimized into fuzz/corpus/.
+cal_eps=
+if [ "$calibrate_seconds" != 0 ]; then
+	bin=$(binary fuzz_calibrate)
+	step "fuzz_calibrate: $engine for $calibrate_seconds s"
+	if prepare_inputs fuzz_calibrate "$bin"; then
+		saved=("$minimize" "$seconds")
+		minimize=0 seconds=$calibrate_seconds
+		last_eps=
+		run_"$engine" fuzz_calibrate "$bin"
+		minimize=${saved[0]} seconds=${saved[1]}
+		cal_eps=$last_eps
+		row_eps+=("$last_eps")
+	fi
+fi
+
 for t in "${targets[@]}"; do
 	bin=$(binary "$t")
 	step "$t: $engine for $seconds s"
 	if ! prepare_inputs "$t" "$bin"; then
 		failed=1
-		summary+=("$(printf '%-11s  an input crashes before fuzzing (see above)' "$t")")
+		summary+=("$(printf '%-15s  an input crashes before fuzzing (see above)' "$t")")
+		row_eps+=("")
 		continue
 	fi
+	last_eps=
 	"run_$engine" "$t" "$bin"
+	row_eps+=("$last_eps")
 done
 
+ratio() { # execs/s $1 over the calibration target's, or "-"
+	awk -v a="$1" -v c="$cal_eps" 'BEGIN {
+		if (a ~ /^[0-9.]+$/ && c ~ /^[0-9.]+$/ && c > 0) printf "%.4f", a / c
+		else print "-" }'
+}
 step "summary ($engine, $seconds s per target, sanitizers: ${sanitizers:-none})"
-printf '%-11s %6s %10s %9s %7s %9s %12s %6s %7s %6s\n' target time_s execs execs/s corpus bytes edges map crashes hangs
-printf '%s\n' "${summary[@]}"
+[ -n "$cal_eps" ] && echo "calibration: fuzz_calibrate, $calibrate_seconds s: $cal_eps execs/s; x_cal = execs/s / that"
+printf '%-15s %6s %10s %9s %7s %9s %12s %6s %7s %6s %7s\n' target time_s execs execs/s corpus bytes edges map crashes hangs x_cal
+for i in "${!summary[@]}"; do
+	printf '%s %7s\n' "${summary[$i]}" "$(ratio "${row_eps[$i]:-}")"
+done
 if [ "$minimize" = 1 ]; then
 	echo "corpus: the minimized fuzz/corpus/TARGET/; campaign files: $work"
 else

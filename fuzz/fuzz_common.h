@@ -61,26 +61,28 @@ static inline uint32_t fuzz_max_from_byte(uint8_t b)
 }
 
 /* The longest stream a repeat byte builds: big enough for the reader to
- * cross its 32 and 64 KiB thresholds and grow a few times, small enough
- * to stay fast. */
+ * cross its 32 and 64 KiB thresholds and grow a few times.  Only the
+ * targets (or the rare option values) meant for long streams ask for it:
+ * the cost of an input follows the stream's length (fuzz/README.md,
+ * "Speed"). */
 #define FUZZ_MAX_STREAM ((size_t)256 << 10)
 
 /*
  * The stream an input describes: body[0..len) written several times, as
  * the option byte rep says: 0x00..0xEF once (so most mutations keep
  * inputs small and fast), 0xF0..0xFF 2, 4, ... 65536 times (2^(rep-0xEF)),
- * cut to whole copies of at most FUZZ_MAX_STREAM bytes (at least one).  A
- * short input thus stands for a long stream of many frames, which fuzzers
- * would be slow to grow by themselves.  Returns a malloc'd buffer of
- * exactly *n bytes, so an over-read past the stream is caught by ASan as
- * it would be on the fuzzer's own buffer.
+ * cut to whole copies of at most cap bytes (at least one copy).  A short
+ * input thus stands for a long stream of many frames, which fuzzers would
+ * be slow to grow by themselves.  Returns a malloc'd buffer of exactly *n
+ * bytes, so an over-read past the stream is caught by ASan as it would be
+ * on the fuzzer's own buffer.
  */
 static inline uint8_t *fuzz_repeat(const uint8_t *body, size_t len, uint8_t rep,
-                                   size_t *n)
+                                   size_t cap, size_t *n)
 {
 	size_t copies = rep < 0xF0 ? 1 : (size_t)1 << (rep - 0xEF);
-	if (len > 0 && copies > FUZZ_MAX_STREAM / len)
-		copies = FUZZ_MAX_STREAM / len ? FUZZ_MAX_STREAM / len : 1;
+	if (len > 0 && copies > cap / len)
+		copies = cap / len ? cap / len : 1;
 	*n = len * copies;
 	uint8_t *s = malloc(*n ? *n : 1);
 	FUZZ_CHECK(s != NULL, "out of memory");

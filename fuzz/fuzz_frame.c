@@ -7,8 +7,18 @@
  *     time; 1..8 bytes; 1..600 bytes; sizes around the reader's 32 and
  *     64 KiB thresholds), bits 2-7 seed the PRNG that draws the sizes;
  *   - repeat byte: 0x00..0xEF the stream is the body, 0xF0..0xFF the body
- *     written 2, 4, ... times (fuzz_repeat: up to 256 KiB), so a small
- *     input can make the reader compact and grow its buffer.
+ *     written 2, 4, ... times (fuzz_repeat), up to FRAME_STREAM bytes.
+ *
+ * Two targets are built from this file, because an input's cost follows
+ * the stream's length times the number of chunks (fuzz/README.md,
+ * "Speed"):
+ *   - fuzz_frame, the cheap one: repetition up to 1 KiB, and at most
+ *     FRAME_CHUNKS chunks, the rest of the stream fed in one piece, so
+ *     every input costs microseconds;
+ *   - fuzz_frame_long (FUZZ_FRAME_LONG): repetition up to 256 KiB, so a
+ *     small input can make the reader compact and grow its buffer, and no
+ *     limit on the chunks (a long stream one byte at a time), with its own
+ *     campaign and a longer time per input.
  *
  * The stream is decoded twice: in one piece (fuzz_reader_oracle, which
  * also checks every frame re-encodes to its bytes and the outcome against
@@ -22,6 +32,17 @@
 #include <string.h>
 
 #include "fuzz_common.h"
+
+#ifdef FUZZ_FRAME_LONG
+#define FRAME_STREAM FUZZ_MAX_STREAM
+#define FRAME_CHUNKS ((size_t)-1)
+#else
+/* Enough for a few hundred frames and for every chunking mode to cut
+ * headers and payloads at every offset; the reader's 32 and 64 KiB
+ * thresholds are fuzz_frame_long's. */
+#define FRAME_STREAM ((size_t)1 << 10)
+#define FRAME_CHUNKS ((size_t)32)
+#endif
 
 static size_t chunk_size(uint32_t *rng, int mode)
 {
@@ -68,7 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint32_t max = fuzz_max_from_byte(data[0]);
 	int mode = data[1] & 3;
 	size_t n;
-	uint8_t *s = fuzz_repeat(data + 3, size - 3, data[2], &n);
+	uint8_t *s = fuzz_repeat(data + 3, size - 3, data[2], FRAME_STREAM, &n);
 	uint32_t rng = (uint32_t)(data[1] >> 2) * 2654435761u ^ (uint32_t)n;
 
 	/* One piece: the reference. */
@@ -79,10 +100,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Chunks. */
 	duct_reader *r = duct_reader_new(max);
 	FUZZ_CHECK(r != NULL, "duct_reader_new failed");
-	size_t got = 0, at = 0;
+	size_t got = 0, at = 0, chunks = 0;
 	int rc = DUCT_NEED_MORE;
 	while (at < n) {
-		size_t k = chunk_size(&rng, mode);
+		/* Past the budget, the rest of the stream in one piece. */
+		size_t k = chunks++ < FRAME_CHUNKS ? chunk_size(&rng, mode)
+		                                   : n - at;
 		if (k > n - at)
 			k = n - at;
 		uint32_t how = fuzz_rand(&rng);

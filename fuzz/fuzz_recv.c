@@ -4,10 +4,12 @@
  *
  * Input: [max byte] [repeat byte] [receive byte] body...
  *   - max byte: duct_set_max_message(), fuzz_max_from_byte() (fuzz_common.h);
- *   - repeat byte: 0x00..0xEF the stream is the body, 0xF0..0xFF the body
- *     written 2, 4, ... times (fuzz_repeat: up to 256 KiB), so a small
- *     input can fill the socket and make duct_recv read many times into a
- *     growing buffer;
+ *   - repeat byte: 0x00..0xEF the stream is the body, 0xF0..0xFE the body
+ *     written 2, 4, ... times up to 4 KiB (fuzz_repeat), 0xFF up to
+ *     256 KiB, so a small input can fill the socket and make duct_recv
+ *     read many times into a growing buffer; only 0xFF, so that the
+ *     expensive long streams (a writer thread, tens of reads) stay rare
+ *     (fuzz/README.md, "Speed");
  *   - receive byte: bits 0-1 pick the calls: duct_recv only,
  *     duct_recv_many only, or the two in turn (starting with either);
  *     bits 2-7 + 1 are the batch size of duct_recv_many (1..64);
@@ -38,6 +40,10 @@
 
 #include "duct/duct.h"
 #include "fuzz_common.h"
+
+/* The longest stream of the usual repeat values: well inside the socket
+ * buffer, so no writer thread. */
+#define RECV_STREAM ((size_t)4 << 10)
 
 struct writer {
 	int fd;
@@ -78,7 +84,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int mode = data[2] & 3;
 	size_t batch_max = (size_t)(data[2] >> 2) + 1;
 	size_t n;
-	uint8_t *s = fuzz_repeat(data + 3, size - 3, data[1], &n);
+	uint8_t *s = fuzz_repeat(data + 3, size - 3, data[1],
+	                         data[1] == 0xFF ? FUZZ_MAX_STREAM : RECV_STREAM,
+	                         &n);
 
 	fuzz_frames want = {0};
 	uint64_t want_off = 0;
