@@ -573,6 +573,25 @@ static void json_decode_surrogate_pairs(void **state)
 	json_object_put(v);
 }
 
+/* JSON-3, JSON-10: a failed text leaves nothing behind for the next one.
+ * This one ends in an escaped lone high surrogate and a broken escape; with
+ * the thread's tokener merely reset, the surrogate joined the next text's
+ * first \u escape and a valid string came back with an extra U+FFFD
+ * (fuzz_json, oracle 4). */
+static void json_decode_after_failure(void **state)
+{
+	(void)state;
+	static const char bad[] = "\"\\ud800\\ud8\x84" "0\"";
+	static const char good[] = "\"a\\ufffdb\"";
+	json_object *v;
+	for (int i = 0; i < 3; i++) {
+		assert_status(DUCT_EJSON, decode_str(bad, &v));
+		assert_status(DUCT_OK, decode_str(good, &v));
+		assert_string_equal(json_object_get_string(v), "a\xef\xbf\xbd" "b");
+		json_object_put(v);
+	}
+}
+
 /* JSON-1: the default serializer wraps the functions above. */
 static void json_serializer_round_trip(void **state)
 {
@@ -613,6 +632,7 @@ int main(void)
 		cmocka_unit_test(json_decode_top_level),
 		cmocka_unit_test(json_decode_enomem),
 		cmocka_unit_test(json_decode_surrogate_pairs),
+		cmocka_unit_test(json_decode_after_failure),
 		cmocka_unit_test(json_serializer_round_trip),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
