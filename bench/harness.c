@@ -148,9 +148,10 @@ static const bench_testee *add_testee(const char *spec, int solo)
 		if (!strcmp(testees[i].name, name)) {
 			int same = !strcmp(testees[i].cmd, cmd);
 			free(name), free(cmd);
-			alone[i] |= solo;
-			if (same)
+			if (same) {
+				alone[i] |= solo;
 				return &testees[i];
+			}
 			bench_fail("two testees named '%s'", testees[i].name);
 			return NULL;
 		}

@@ -13,21 +13,20 @@
  *           way above 4 KiB
  *   duct    duct_send() and duct_recv()
  *
- *   framing_cost stream MODE [SIZE] [count]  one way, MESSAGES messages; the
+ *   framing-cost stream MODE [SIZE] [count]  one way, MESSAGES messages; the
  *                                            receiver is MODE's too, or with
  *                                            "count" reads 64 KiB a call and
  *                                            counts bytes (raw's receiver)
- *   framing_cost rtt MODE [SIZE]             ping-pong, ROUNDS round trips,
+ *   framing-cost rtt MODE [SIZE]             ping-pong, ROUNDS round trips,
  *                                            both sides MODE; median
  *
  * Every mode but duct receives with exact reads of a whole frame.  Run it
  * under `perf stat -e context-switches,task-clock` to see where the CPU
  * goes (bench/README.md, "What is slow in libduct").
  *
- *   cmake --build build/bench --target duct
- *   cc -O2 -Iref/include bench/probes/framing_cost.c build/bench/ref/libduct.a \
- *      -ljson-c -o /tmp/framing_cost
- *   for m in raw framed copy iov2 duct; do /tmp/framing_cost stream $m 4096 count; done
+ *   cmake --build build/bench --target framing-cost     (ci/bench.sh's build)
+ *   for m in raw framed copy iov2 duct; do
+ *       build/bench/bench/framing-cost stream $m 4096 count; done
  */
 #define _GNU_SOURCE
 #include <sched.h>
@@ -164,8 +163,8 @@ int main(int argc, char **argv)
 	int count = argc > 4 && !strcmp(argv[4], "count");
 	if ((!rtt && (argc < 3 || strcmp(argv[1], "stream"))) || m < 0 || size < 1 ||
 	    size > MAX || argc > 5 || (argc == 5 && (rtt || !count))) {
-		fprintf(stderr, "usage: framing_cost stream raw|framed|copy|iov2|duct [SIZE] [count]\n"
-				"       framing_cost rtt raw|framed|copy|iov2|duct [SIZE]"
+		fprintf(stderr, "usage: framing-cost stream raw|framed|copy|iov2|duct [SIZE] [count]\n"
+				"       framing-cost rtt raw|framed|copy|iov2|duct [SIZE]"
 				"   (SIZE 1 to %d, default 4096)\n", MAX);
 		return 2;
 	}

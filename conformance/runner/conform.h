@@ -198,6 +198,9 @@ int unhex(const char *s, bytes *out);
 long now_ms(void);
 /* Sorts v[0..n) and returns its middle value. */
 long median(long *v, size_t n);
+/* cmd three times, each reply exactly want: the median of the times the
+ * runner saw, command to reply, in ms; -1 when the case has failed. */
+long cx_median_ms(cx *c, const char *want, const char *cmd);
 /* TESTEE.md send-many: message k into p (61 bytes suffice); its length. */
 size_t many_message(size_t k, unsigned seed, uint8_t *p);
 /* recv-many's digest of send-many COUNT SEED. */

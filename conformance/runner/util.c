@@ -179,6 +179,18 @@ long median(long *v, size_t n)
 	return v[n / 2];
 }
 
+long cx_median_ms(cx *c, const char *want, const char *cmd)
+{
+	long took[3];
+	for (int i = 0; i < 3; i++) {
+		long t0 = now_ms();
+		if (cx_expect(c, 5000, want, "%s", cmd))
+			return -1;
+		took[i] = now_ms() - t0;
+	}
+	return median(took, 3);
+}
+
 int cx_parent(cx *c, char *addr, size_t n)
 {
 	const char *t = c->tr == TR_UNIX ? "unix" : "tcp";

@@ -203,6 +203,7 @@ def parent_unix(t):
     s.sendall(b''.join(frame(m) for m in messages))
     t.expect('recv-many 300', 'ok ' + digest(messages))
     bench(t, s)
+    later_features(t, s)
     check(t.cmd('signal-handler').startswith('ok '), 'signal-handler: expected ok PID')
     t.expect('fork-close', 'ok')                      # CLOSE-2: the duct outlives it
     s.sendall(frame(b'in'))
@@ -253,6 +254,27 @@ def bench(t, s):                 # the bench feature (TESTEE.md 3.1), from teste
     t.write('bench-echo-value 1')
     line, wire = t.reply(sock=s, nbytes=13)
     check(line == 'ok' and wire == frame(b'[1, 2.5]'), 'bench-echo-value: %r' % line)
+
+
+def later_features(t, s):        # huge, spawn, threads (TESTEE.md 3.4-3.6), from testeekit
+    t.write('send-zeros 3')
+    line, wire = t.reply(sock=s, nbytes=8)
+    check(line == 'ok' and wire == frame(b'\0\0\0'), 'send-zeros 3: %r' % line)
+    check(t.cmd('send-zeros 4294967296').startswith('error '), 'send-zeros 2^32: not refused')
+    t.expect('spawn /bin/echo', 'ok')
+    check(t.cmd('spawn /bin/false').startswith('error other /bin/false exited with status 1'),
+          'spawn: a program that fails')
+    check(t.cmd('spawn /nonexistent').startswith('error other FileNotFoundError'),
+          'spawn: a program that is not there')
+    msg = bytes(7 * i % 256 for i in range(10))
+    s.sendall(frame(msg) * 2)
+    t.write('both-ways 2 10')
+    line, wire = t.reply(sock=s, nbytes=2 * 15)
+    check(line == 'ok' and wire == frame(msg) * 2, 'both-ways 2 10: %r' % line)
+    s.sendall(frame(msg[:9]))
+    t.write('both-ways 1 10')
+    line, wire = t.reply(sock=s, nbytes=15)
+    check(line.startswith('error other 0 message of 9 bytes'), 'both-ways: a short message: %r' % line)
 
 
 def poll(t, ms, want):
