@@ -1,4 +1,4 @@
-"""testeekit: the testee contract (TESTEE.md, version 1.1) in one module, so
+"""testeekit: the testee contract (TESTEE.md, version 1.2) in one module, so
 that an adapter for a new Python implementation is only its mapping.
 
     import testeekit as kit
@@ -12,8 +12,8 @@ that an adapter for a new Python implementation is only its mapping.
         def recv(self): ...                     # -> bytes
         def poll(self, timeout): ...            # -> bool
         def close(self): ...
-        # optional: set_max(n), set_timeout(seconds or None), dumps/loads or
-        # echo_value(), classify(exc, command)
+        # optional: set_max(n), set_timeout(seconds or None), parent_at(address),
+        # dumps/loads or echo_value(), classify(exc, command)
 
     kit.serve(Mine(), __doc__)
 
@@ -36,7 +36,7 @@ import sys
 import threading
 import time
 
-VERSION = '1.1'
+VERSION = '1.2'
 CLASSES = ('eof', 'truncated', 'magic', 'toobig', 'pipe', 'timeout', 'decode', 'range',
            'state', 'connect', 'unsupported', 'other')
 UNAVAILABLE = 77                 # exit status: the implementation is not installed
@@ -97,6 +97,7 @@ class Adapter:
     name = 'unnamed-0'
     set_max = None               # set_max(n): feature 'max'
     set_timeout = None           # set_timeout(seconds, None = never): feature 'timeout'
+    parent_at = None             # parent_at(address) -> address bound: feature 'bind'
 
     def classify(self, exc, command):
         return None
@@ -165,7 +166,8 @@ class Session:
     def features(self):
         return [f for f, m in (('max', 'set_max'), ('timeout', 'set_timeout'))
                 if getattr(self.a, m) is not None] + ['bench', 'fork', 'signals', 'huge',
-                                                      'spawn', 'threads']
+                                                      'spawn', 'threads'] + \
+            (['bind'] if self.a.parent_at is not None else [])
 
     def run(self, words):
         cmd, args = words[0], words[1:]
@@ -189,9 +191,18 @@ class Session:
         if cmd in ('parent', 'child'):
             if self.has_duct:
                 raise Error('state', 'this testee already has a duct')
-            if cmd == 'parent' and args[0] not in ('unix', 'tcp'):
+            if cmd == 'child':
+                a.child(args[0])
+            elif args[0] in ('unix', 'tcp'):
+                address = a.parent(args[0])
+            elif args[0].startswith('tcp:') and a.parent_at is not None:   # TESTEE.md 3.7
+                try:
+                    parse_address(args[0])
+                except Error:
+                    raise Error('other', 'bad arguments: bad address ' + args[0])
+                address = a.parent_at(args[0])
+            else:
                 raise Error('other', 'bad arguments: unknown transport ' + args[0])
-            address = a.parent(args[0]) if cmd == 'parent' else a.child(args[0])
             self.has_duct = True
             return 'ok ' + address if cmd == 'parent' else 'ok'
         if not self.has_duct:

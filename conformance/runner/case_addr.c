@@ -88,15 +88,16 @@ static void addr_malformed(cx *c, const void *arg)
 	if (peer_listen(c))
 		return;
 	int port = atoi(strrchr(c->addr, ':') + 1);
+	const char *h = net_runner_host();
 	char bad[8][80];
-	snprintf(bad[0], sizeof bad[0], "tcp:127.0.0.1:%dx", port);
-	snprintf(bad[1], sizeof bad[1], "tcp:127.0.0.1:+%d", port);
-	snprintf(bad[2], sizeof bad[2], "tcp:127.0.0.1:%d", port + 65536);
-	snprintf(bad[3], sizeof bad[3], "tcp:127.0.0.1:0x%x", port);
-	snprintf(bad[4], sizeof bad[4], "tcp:127.0.0.1:%d:", port);
-	snprintf(bad[5], sizeof bad[5], "tcp:127.0.0.1:");
-	snprintf(bad[6], sizeof bad[6], "tcp:[127.0.0.1:%d", port);
-	snprintf(bad[7], sizeof bad[7], "tcp:127.0.0.1:-%d", port);
+	snprintf(bad[0], sizeof bad[0], "tcp:%s:%dx", h, port);
+	snprintf(bad[1], sizeof bad[1], "tcp:%s:+%d", h, port);
+	snprintf(bad[2], sizeof bad[2], "tcp:%s:%d", h, port + 65536);
+	snprintf(bad[3], sizeof bad[3], "tcp:%s:0x%x", h, port);
+	snprintf(bad[4], sizeof bad[4], "tcp:%s:%d:", h, port);
+	snprintf(bad[5], sizeof bad[5], "tcp:%s:", h);
+	snprintf(bad[6], sizeof bad[6], "tcp:[%s:%d", h, port);
+	snprintf(bad[7], sizeof bad[7], "tcp:%s:-%d", h, port);
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0] && !cx_failed(c); i++) {
 		if (cx_cmd(c, 20000, "child %s", bad[i]))
 			return;
@@ -110,6 +111,19 @@ static void addr_malformed(cx *c, const void *arg)
 				"got '%s'", bad[i], c->reply);
 		}
 	}
+}
+
+/* Fails the case if a connect to in (port, on interface where) succeeds. */
+static void answers_on(cx *c, struct sockaddr_in *in, int port, const char *where)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	char shown[INET_ADDRSTRLEN];
+	inet_ntop(AF_INET, &in->sin_addr, shown, sizeof shown);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)in, sizeof *in) == 0)
+		cx_fail(c, "the TCP parent on port %d also answers on %s (%s): it "
+			"listens beyond loopback (SEC-7)", port, shown, where);
+	if (fd >= 0)
+		close(fd);
 }
 
 /* SEC-7, ADDR-3: a TCP parent told nothing else ("parent tcp": "tcp:"
@@ -139,7 +153,14 @@ static void addr_tcp_loopback(cx *c, const void *arg)
 		return;
 	}
 	/* Whatever it reports, a listener on the wildcard address answers on
-	 * every interface: try each of the machine's IPv4 addresses. */
+	 * every interface: try each of the machine's IPv4 addresses, or under
+	 * --netns the testee's side of the link, from across it. */
+	if (net_testee_host()) {
+		struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+		inet_pton(AF_INET, net_testee_host(), &in.sin_addr);
+		answers_on(c, &in, port, "the veth link");
+		return;
+	}
 	struct ifaddrs *all, *i;
 	if (getifaddrs(&all) != 0)
 		return;
@@ -150,14 +171,7 @@ static void addr_tcp_loopback(cx *c, const void *arg)
 		if ((ntohl(in.sin_addr.s_addr) >> 24) == 127)
 			continue;
 		in.sin_port = htons((uint16_t)port);
-		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		char shown[INET_ADDRSTRLEN];
-		inet_ntop(AF_INET, &in.sin_addr, shown, sizeof shown);
-		if (fd >= 0 && connect(fd, (struct sockaddr *)&in, sizeof in) == 0)
-			cx_fail(c, "the TCP parent on port %d also answers on %s (%s): it "
-				"listens beyond loopback (SEC-7)", port, shown, i->ifa_name);
-		if (fd >= 0)
-			close(fd);
+		answers_on(c, &in, port, i->ifa_name);
 	}
 	freeifaddrs(all);
 }

@@ -127,8 +127,9 @@ static void life_child_retry(cx *c, const void *arg)
 static void life_child_gives_up(cx *c, const void *arg)
 {
 	(void)arg;
-	const char *addr = c->tr == TR_UNIX ? "unix:/nonexistent-duct-conform/duct.sock"
-					    : "tcp:127.0.0.1:1";
+	char addr[64] = "unix:/nonexistent-duct-conform/duct.sock";
+	if (c->tr == TR_TCP) /* port 1 on the runner's host: refused */
+		snprintf(addr, sizeof addr, "tcp:%s:1", net_runner_host());
 	if (cx_cmd(c, 60000, "child %s", addr))
 		return;
 	if (strncmp(c->reply, "error connect", 13) != 0)

@@ -184,6 +184,23 @@ int peer_eof_within(cx *c, int ms);
 void peer_close(cx *c);
 void peer_cleanup(cx *c);
 
+/* ---- the network between the runner and its testees (netns.c) -------- */
+/* --netns: moves the runner into a fresh network namespace and makes one
+ * for the testees, joined by a veth pair (and a tbf qdisc of rate, e.g.
+ * "20mbit", unless NULL).  Before any thread or testee exists.  0; 77 if
+ * this machine cannot (no rights, no ip); -1 on another failure; err says
+ * why. */
+int net_setup(const char *rate, char *err, size_t n);
+/* In a testee's process before exec: into the testees' namespace. */
+void net_enter_testee_ns(void);
+/* The runner's TCP host; the testee's (NULL without --netns). */
+const char *net_runner_host(void);
+const char *net_testee_host(void);
+/* "loopback", or the link --netns made, for the reports. */
+const char *net_describe(void);
+/* What crossed the link so far, as a sentence; -1 without --netns. */
+int net_traffic(char *out, size_t n);
+
 /* ---- helpers ---------------------------------------------------------- */
 #define MIB (1u << 20)
 /* The 5-byte header of a frame of len bytes (PROTOCOL.md FRAME-1). */

@@ -49,6 +49,13 @@ static const char usage[] =
 	"                          reports come in the same order as with 1.  Cases\n"
 	"                          whose verdict rests on time (poll.*, time.*,\n"
 	"                          timeouts, medians) run after the others, alone\n"
+	"  --netns                 TCP across a real link: the runner and its testees\n"
+	"                          in two fresh network namespaces joined by a veth\n"
+	"                          pair, MTU 1500, 198.18.0.1 and 198.18.0.2 (root,\n"
+	"                          or unprivileged user namespaces; ip from\n"
+	"                          iproute2); exit 77 where the machine cannot\n"
+	"  --netns-rate RATE       and a slow link: tc's token bucket at RATE on\n"
+	"                          each end (e.g. 20mbit); implies --netns\n"
 	"  --vectors DIR           the vectors directory (default: the source tree's)\n"
 	"  --verbose               show details of passing cases too\n"
 	"  -h, --help              this text\n";
@@ -611,7 +618,8 @@ int main(int argc, char **argv)
 	const char *xfail_path = NULL, *vectors = DUCT_SOURCE_DIR "/vectors";
 	int list = 0, strict = 0, verbose = 0, roles = 3, trs = 3, interop = 0;
 	double scale = 1.0;
-	int jobs = 1;
+	int jobs = 1, netns = 0;
+	const char *rate = NULL;
 
 	const char *me = strrchr(argv[0], '/');
 	if (!strcmp(me ? me + 1 : argv[0], REPORT_FDS_NAME))
@@ -630,6 +638,8 @@ int main(int argc, char **argv)
 			list = 1, takes = 0;
 		} else if (!strcmp(a, "--strict")) {
 			strict = 1, takes = 0;
+		} else if (!strcmp(a, "--netns")) {
+			netns = 1, takes = 0;
 		} else if (!strcmp(a, "--verbose")) {
 			verbose = 1, takes = 0;
 		} else if (!strcmp(a, "--interop")) {
@@ -656,6 +666,8 @@ int main(int argc, char **argv)
 			matrix = v;
 		} else if (!strcmp(a, "--expected-failures")) {
 			xfail_path = v;
+		} else if (!strcmp(a, "--netns-rate")) {
+			netns = 1, rate = v;
 		} else if (!strcmp(a, "--vectors")) {
 			vectors = v;
 		} else if (!strcmp(a, "--timeout-scale") && (scale = atof(v)) > 0) {
@@ -714,6 +726,15 @@ int main(int argc, char **argv)
 				   (testee_def){.name = name, .parent = &impls[x], .child = &impls[y]});
 		}
 
+	if (netns) {
+		char why[300];
+		int rc = net_setup(rate, why, sizeof why);
+		if (rc) {
+			fprintf(stderr, "duct-conform: --netns: %s\n", why);
+			return rc == 77 ? 77 : 2;
+		}
+		printf("duct-conform: network: %s\n", net_describe());
+	}
 	for (size_t t = 0; t < ntestees + nimpls; t++) {
 		testee_def *d = t < ntestees ? &testees[t] : &impls[t - ntestees];
 		int rc = d->cmd ? probe(d, scale) : 0;
@@ -767,5 +788,8 @@ int main(int argc, char **argv)
 		failed = 1;
 	}
 	report_summary(stdout, &R);
+	char traffic[200];
+	if (net_traffic(traffic, sizeof traffic) == 0)
+		printf("duct-conform: %s\n", traffic);
 	return failed ? 1 : 0;
 }

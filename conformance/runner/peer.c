@@ -103,7 +103,7 @@ int peer_listen(cx *c)
 		}
 		snprintf(c->addr, sizeof c->addr, "unix:%s/parent.sock", c->privdir);
 	} else if (!c->addr[0]) {
-		snprintf(c->addr, sizeof c->addr, "tcp:127.0.0.1:0");
+		snprintf(c->addr, sizeof c->addr, "tcp:%s:0", net_runner_host());
 	}
 	resolve(c->addr, &ss, &len);
 	int one = 1;
@@ -117,7 +117,8 @@ int peer_listen(cx *c)
 		struct sockaddr_in in;
 		socklen_t l = sizeof in;
 		getsockname(c->lsock, (struct sockaddr *)&in, &l);
-		snprintf(c->addr, sizeof c->addr, "tcp:127.0.0.1:%d", ntohs(in.sin_port));
+		snprintf(c->addr, sizeof c->addr, "tcp:%s:%d", net_runner_host(),
+			 ntohs(in.sin_port));
 	}
 	return 0;
 }
@@ -140,16 +141,10 @@ int peer_accept(cx *c, int ms)
 
 int cx_connect(cx *c)
 {
-	const char *t = c->tr == TR_UNIX ? "unix" : "tcp";
 	if (c->role == ROLE_PARENT) {
-		if (cx_cmd(c, 5000, "parent %s", t))
-			return -1;
-		if (strncmp(c->reply, "ok ", 3) != 0) {
-			cx_fail(c, "'parent %s' failed: %s", t, c->reply);
-			return -1;
-		}
 		char address[300];
-		snprintf(address, sizeof address, "%s", c->reply + 3);
+		if (cx_parent(c, address, sizeof address))
+			return -1;
 		int err;
 		c->sock = peer_connect_to(c, address, &err);
 		if (c->sock < 0) {

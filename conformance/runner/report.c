@@ -130,16 +130,16 @@ int report_junit(const run *R, const char *path)
 		xml_escape(f, R->testees[t].name);
 		fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" skipped=\"%zu\">\n", tests, failures,
 			skipped);
-		if (R->nunchecked) {
-			fprintf(f, "    <properties>\n");
-			for (size_t i = 0; i < R->nunchecked; i++) {
-				fprintf(f, "      <property name=\"not-checked %s\" value=\"",
-					R->unchecked[i].id);
-				xml_escape(f, R->unchecked[i].reason);
-				fprintf(f, "\"/>\n");
-			}
-			fprintf(f, "    </properties>\n");
+		fprintf(f, "    <properties>\n      <property name=\"network\" value=\"");
+		xml_escape(f, net_describe());
+		fprintf(f, "\"/>\n");
+		for (size_t i = 0; i < R->nunchecked; i++) {
+			fprintf(f, "      <property name=\"not-checked %s\" value=\"",
+				R->unchecked[i].id);
+			xml_escape(f, R->unchecked[i].reason);
+			fprintf(f, "\"/>\n");
 		}
+		fprintf(f, "    </properties>\n");
 		for (size_t i = 0; i < R->n; i++) {
 			const result *r = &R->r[i];
 			if (r->testee != (int)t)
@@ -212,8 +212,10 @@ int report_json(const run *R, const char *path)
 	FILE *f = fopen(path, "w");
 	if (!f)
 		return -1;
-	fprintf(f, "{\"tool\": \"duct-conform\", \"contract\": 1, \"strict\": %s, \"testees\": [",
+	fprintf(f, "{\"tool\": \"duct-conform\", \"contract\": 1, \"strict\": %s, \"network\": ",
 		R->strict ? "true" : "false");
+	json_string(f, net_describe());
+	fprintf(f, ", \"testees\": [");
 	/* An interop run's testees are pairs: each names its two sides, and
 	 * each side's command and hello. */
 	for (size_t t = 0; t < R->ntestees; t++) {

@@ -53,6 +53,10 @@ int testee_start(cx *c, const char *cmd)
 	c->stderr_path = strdup(tmpl);
 	c->pid = fork();
 	if (c->pid == 0) {
+		/* Under --netns an interop pair's child stays on the runner's
+		 * side, so that the pair's duct crosses the link too. */
+		if (!(c->kase && c->kase->pair && c->role == ROLE_CHILD))
+			net_enter_testee_ns();
 		dup2(in[0], 0);
 		dup2(out[1], 1);
 		dup2(errfd, 2);
@@ -306,13 +310,14 @@ int testee_hello(cx *c)
 {
 	if (cx_cmd(c, 10000, "hello"))
 		return -1;
-	/* "ok VERSION NAME FEATURE...": versions 1 and 1.1 (TESTEE.md). */
+	/* "ok VERSION NAME FEATURE...": versions 1 to 1.2 (TESTEE.md). */
 	char version[16] = "";
 	int name_at = 0;
 	sscanf(c->reply, "ok %15s %n", version, &name_at);
-	if (strcmp(version, "1") != 0 && strcmp(version, "1.1") != 0) {
+	if (strcmp(version, "1") != 0 && strcmp(version, "1.1") != 0 &&
+	    strcmp(version, "1.2") != 0) {
 		cx_fail(c, "the testee speaks contract '%s'; this runner knows versions "
-			"1 and 1.1", c->reply);
+			"1, 1.1 and 1.2", c->reply);
 		return -1;
 	}
 	if (name_at && strchr(c->reply + name_at, ' '))

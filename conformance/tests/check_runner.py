@@ -53,7 +53,7 @@ def main():
     # No case can run without hello: the run stops before the first (more
     # such testees: check_hostile.py).
     rc, out = run("--testee", f"{BAD} version", *one)
-    check(rc == 2 and "knows versions 1 and 1.1" in out and "FAIL" not in out,
+    check(rc == 2 and "knows versions 1, 1.1 and 1.2" in out and "FAIL" not in out,
           "a testee of an unknown contract version stops the run with status 2", out)
 
     rc, out = run("--testee", f"{BAD} unavailable", *one)
@@ -132,7 +132,7 @@ def check_interop(testee):
         check([s.get("name") for s in suites] == pairs, "interop JUnit: a suite per pair")
         tees = json.load(open(rep))["testees"]
         check(tees[1]["parent"]["name"] == "ref" and tees[1]["child"]["name"] == "bad" and
-              tees[0]["parent"]["hello"].startswith("ok 1.1 "),
+              tees[0]["parent"]["hello"].startswith("ok 1.2 "),
               "interop JSON: each pair names its parent and child, with hello", str(tees))
         md = open(matrix + ".md").read()
         check("| ref | PASS 1/1 | FAIL 0/1 |" in md,

@@ -1,7 +1,7 @@
 /*
  * duct-testee: the libduct testee of the conformance suite.
  *
- * It speaks the line protocol of conformance/TESTEE.md (contract version 1.1)
+ * It speaks the line protocol of conformance/TESTEE.md (contract version 1.2)
  * on stdin/stdout and drives one libduct duct.  It is an adapter, not a
  * test: it does what each command says and reports what libduct returned,
  * mapped to the contract's error classes.  The runner plays the peer.
@@ -195,7 +195,7 @@ struct args {
 static int cmd_hello(struct args *a)
 {
 	(void)a;
-	reply("ok 1.1 libduct-1.0 max timeout bench fork signals huge spawn threads");
+	reply("ok 1.2 libduct-1.0 max timeout bench fork signals huge spawn threads bind");
 	return REPLIED;
 }
 
@@ -204,13 +204,17 @@ static int cmd_hello(struct args *a)
 static int cmd_parent(struct args *a)
 {
 	int rc;
-	if (strcmp(a->word, "unix") != 0 && strcmp(a->word, "tcp") != 0) {
+	/* "unix:" is a fresh path in a private directory, "tcp:" loopback
+	 * port 0: a fresh address of the testee's choosing.  An address
+	 * itself is feature bind's (TESTEE.md 3.7). */
+	const char *where = !strcmp(a->word, "unix") ? "unix:"
+			    : !strcmp(a->word, "tcp") ? "tcp:"
+			    : !strncmp(a->word, "tcp:", 4) ? a->word : NULL;
+	if (!where) {
 		reply("error other bad argument");
 		return REPLIED;
 	}
-	/* "unix:" is a fresh path in a private directory, "tcp:" loopback
-	 * port 0: a fresh address of the testee's choosing. */
-	d = duct_parent_new(a->word[0] == 'u' ? "unix:" : "tcp:", &rc);
+	d = duct_parent_new(where, &rc);
 	if (d && (rc = apply_settings(d)) == DUCT_OK &&
 	    (rc = duct_bind(d)) == DUCT_OK) {
 		reply("ok %s", duct_address(d));
@@ -674,7 +678,7 @@ int main(int argc, char **argv)
 		fputs("usage: duct-testee\n"
 		      "Reads commands on stdin and answers each with one line "
 		      "on stdout, as\nconformance/TESTEE.md (contract version "
-		      "1.1) says; normally run by duct-conform.\n",
+		      "1.2) says; normally run by duct-conform.\n",
 		      help ? stdout : stderr);
 		return help ? 0 : 2;
 	}

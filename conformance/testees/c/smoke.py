@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Smoke check of a testee (conformance/TESTEE.md, contract version 1.1).
+"""Smoke check of a testee (conformance/TESTEE.md, contract version 1.2).
 
     /usr/bin/python3 smoke.py PATH_TO_TESTEE
 
@@ -140,7 +140,7 @@ def connect_to(address):
 def as_parent(path):
     """Testee is a Unix parent; most data commands are checked here."""
     t = Testee(path)
-    t.cmd("hello", r"ok 1\.1 \S+( \S+)* bench fork signals huge spawn threads")
+    t.cmd("hello", r"ok 1\.2 \S+( \S+)* bench fork signals huge spawn threads bind")
     pid = int(t.cmd("signal-handler", r"ok (\d+)").group(1))
     check(pid == t.p.pid, "signal-handler: pid %d, not the testee's %d" % (pid, t.p.pid))
     t.cmd("recv", r"error state.*")  # no duct yet
@@ -278,6 +278,19 @@ def as_parent_tcp(path):
     s.close()
 
 
+def as_parent_at(path):
+    """Feature bind (TESTEE.md 3.7): a TCP parent on the address it is given."""
+    t = Testee(path)
+    t.cmd("parent tcp:127.0.0.1:99999", r"error \S+.*")  # no duct is left behind
+    addr = t.cmd("parent tcp:127.0.0.2:0", r"ok (tcp:127\.0\.0\.2:[1-9]\d*)").group(1)
+    s = connect_to(addr)
+    t.cmd("listen 5000", "ok")
+    s.sendall(frame(b"at"))
+    t.cmd("recv", "ok 6174")
+    t.quit()
+    s.close()
+
+
 def as_child_tcp(path):
     """Testee is a TCP child: timeout, eof, pipe, set-timeout before."""
     ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -388,6 +401,7 @@ def main():
                       "%s exited %d" % (args[1], rc))
             as_parent(path)
             as_parent_tcp(path)
+            as_parent_at(path)
             as_child_tcp(path)
             as_child_unix(path, tmp)
             late.answer(r"error connect.*", timeout=30)

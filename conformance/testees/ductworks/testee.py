@@ -2,7 +2,7 @@
 """The testee for the original Python ductworks (0.0.1a4), through its public
 API only; the mapping's judgment calls are in this folder's README.md.
 
-usage: testee.py [--help]     (conformance/TESTEE.md, contract version 1.1)
+usage: testee.py [--help]     (conformance/TESTEE.md, contract version 1.2)
 Finds the library through DUCTWORKS_SRC, then ../shared/upstream/ductworks-0.0.1a4
 beside the project, then an importable ductworks; exits 77 if none is there.
 """
@@ -55,6 +55,13 @@ class Original(kit.Adapter):
         self.duct = duct
         if transport == 'unix':
             return 'unix:' + duct.listener_address
+        return 'tcp:%s:%d' % duct.listener_address[:2]
+
+    def parent_at(self, address):
+        duct = md.MessageDuctParent.psuedo_anonymous_tcp_parent_duct(
+            *kit.parse_address(address)[1:], **self.opts)
+        duct.bind()
+        self.duct = duct
         return 'tcp:%s:%d' % duct.listener_address[:2]
 
     def listen(self, timeout):   # MessageDuctParent.listen() takes no timeout

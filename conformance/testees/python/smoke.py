@@ -10,7 +10,7 @@ checks the replies.  Every wait has a deadline.  A failed check exits 1 with
 the transcript and the testee's stderr; a missed SHOULD is only a "note".
 Exit status: 0 pass, 1 mismatch, 2 usage.
 """
-import json, os, select, signal, socket, struct, subprocess, sys, tempfile, time
+import json, os, re, select, signal, socket, struct, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CMD = '/usr/bin/python3 ' + os.path.join(HERE, 'testee.py')
@@ -141,8 +141,8 @@ class Testee:
 
 def hello(t):
     words = t.cmd('hello').split()
-    check(words[:2] == ['ok', '1.1'] and len(words) >= 3,
-          'hello: expected "ok 1.1 NAME ...", got %r' % ' '.join(words))
+    check(words[:2] == ['ok', '1.2'] and len(words) >= 3,
+          'hello: expected "ok 1.2 NAME ...", got %r' % ' '.join(words))
     return words[3:]
 
 
@@ -379,6 +379,22 @@ def connect_tcp(t, timeout):     # parent tcp, and the script connects as the ch
     return socket.create_connection((host.strip('[]'), int(port)), timeout)
 
 
+def parent_at(t):
+    """Feature bind (TESTEE.md 3.7): a TCP parent on the address it is given."""
+    check('bind' in hello(t), 'hello does not name the feature bind')
+    got = t.cmd('parent tcp:127.0.0.1:99999')
+    check(got.startswith('error '), 'parent on port 99999: expected an error, got %r' % got)
+    got = t.cmd('parent tcp:127.0.0.2:0')                # no duct was left behind
+    check(re.fullmatch(r'ok tcp:127\.0\.0\.2:[1-9]\d*', got),
+          'parent tcp:127.0.0.2:0: expected "ok tcp:127.0.0.2:PORT", got %r' % got)
+    c = socket.create_connection(('127.0.0.2', int(got.rpartition(':')[2])), 10)
+    t.expect('listen 5000', 'ok')
+    c.sendall(frame(b'at'))
+    t.expect('recv', 'ok 6174')
+    c.close()
+    t.quit()
+
+
 def parent_tcp_truncated(t):
     """The testee as a TCP parent: recv-many cut short (RECV-3, RECV-7), pipe (SEND-3)."""
     hello(t)
@@ -476,7 +492,8 @@ def main():
     signal.alarm(240)                                 # the last resort
     print('smoke: testing %s' % CMD)
     for scenario in (parent_unix, child_tcp, child_unix_magic, child_unix_truncated,
-                     child_unix_send_timeout, parent_tcp_truncated, child_no_parent, sizes):
+                     child_unix_send_timeout, parent_tcp_truncated, parent_at, child_no_parent,
+                     sizes):
         t, start = Testee(), time.monotonic()
         try:
             extra = scenario(t)

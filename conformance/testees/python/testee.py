@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """pyduct: a small, independent Ductworks duct (stdlib only) and the testee
-that lets duct-conform drive it (conformance/TESTEE.md, contract version 1.1).
+that lets duct-conform drive it (conformance/TESTEE.md, contract version 1.2).
 
 usage: testee.py [--help]
 Reads one command per line on stdin, writes one reply per line on stdout.
@@ -40,7 +40,8 @@ class Duct:
         self.buf, self.pos = bytearray(), 0             # received bytes, start of the unread
         self.chunk = memoryview(bytearray(1 << 20))     # recv_into() target
 
-    def bind(self, kind):        # LIFE-1, ADDR-3, SEC-7; CLOEXEC is Python's default (SEC-4)
+    def bind(self, kind, *where):  # LIFE-1, ADDR-3, SEC-7; CLOEXEC is Python's default (SEC-4)
+        """where: a TCP host and port; none: a fresh address of our own."""
         if kind not in ('unix', 'tcp'):
             raise DuctError('other', 'unknown transport ' + kind)
         self.listener = socket.socket(socket.AF_UNIX if kind == 'unix' else socket.AF_INET)
@@ -49,11 +50,11 @@ class Duct:
             self.listener.bind(self.path)
         else:
             self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self.listener.bind(('127.0.0.1', 0))
+            self.listener.bind(where or ('127.0.0.1', 0))
         self.listener.listen(1)
         if self.path:
             return 'unix:' + self.path
-        return 'tcp:127.0.0.1:%d' % self.listener.getsockname()[1]
+        return 'tcp:%s:%d' % self.listener.getsockname()[:2]
 
     def listen(self, timeout):   # LIFE-2, LIFE-3: one child, then nobody else gets in
         if self.listener is None:
@@ -211,6 +212,10 @@ class Pyduct(kit.Adapter):
     def parent(self, transport):
         duct = Duct(self.max_len, self.timeout)
         return self._made(duct, duct.bind(transport))
+
+    def parent_at(self, address):
+        duct = Duct(self.max_len, self.timeout)
+        return self._made(duct, duct.bind(*kit.parse_address(address)))
 
     def child(self, address):
         duct = Duct(self.max_len, self.timeout)
