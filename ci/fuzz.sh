@@ -3,9 +3,11 @@
 # installs what is missing, builds the targets, fuzzes each one in turn,
 # minimizes what it found into fuzz/corpus/TARGET/ and prints a summary
 # (execs/s, corpus, edges, crashes, hangs).  Exits 1 if anything crashed
-# or hung.
+# or hung.  With --coverage, measures instead what the committed corpus
+# covers of ref/src.
 #
 #   ci/fuzz.sh [--libfuzzer] [TARGET|all] [SECONDS]
+#   ci/fuzz.sh --coverage [TARGET|all]
 #
 #   TARGET       fuzz_frame, fuzz_frame_long, fuzz_json or fuzz_recv
 #                (default: all, in turn)
@@ -13,11 +15,21 @@
 #   --libfuzzer  libFuzzer (clang -fsanitize=fuzzer) instead of AFL++
 #                (afl-clang-fast, persistent mode, shared-memory test case)
 #   --no-minimize  keep fuzz/corpus/ as it is (no afl-cmin / -merge)
+#   --coverage   no fuzzing: replays fuzz/corpus/TARGET/ with the replay
+#                binaries built by clang with source-based coverage, merges
+#                the profiles (llvm-profdata), writes an HTML report
+#                (llvm-cov; its path is printed) and prints the lines and
+#                branches covered per file of ref/src.  With all targets,
+#                exits 1 if frame.c or reader.c miss more than the lines
+#                fuzz/README.md lists as unreachable ("Coverage")
+#   --no-install  do not install missing packages (ci/deps.sh); --coverage
+#                then exits 77 (skipped, for ctest) if a tool is missing
 #
 # Both engines build with ASan+UBSan (FUZZ_SANITIZERS=address,undefined;
 # set it empty for a faster, uninstrumented AFL++ run).  Builds and
-# campaign files go to FUZZ_BUILD_DIR (default build/fuzz-afl or
-# build/fuzz-libfuzzer); extra CMake arguments can be given in CMAKE_ARGS.
+# campaign files go to FUZZ_BUILD_DIR (default build/fuzz-afl,
+# build/fuzz-libfuzzer or build/fuzz-coverage); extra CMake arguments can
+# be given in CMAKE_ARGS.
 # Works as root without a tty: AFL++ then prints its status lines instead
 # of its screen.  First, fuzz_calibrate (a 5-byte header parse, no libduct)
 # runs under the same engine for FUZZ_CALIBRATE_SECONDS (default 5; 0
@@ -28,15 +40,20 @@ cd "$(dirname "$0")/.."
 
 all_targets=(fuzz_frame fuzz_frame_long fuzz_json fuzz_recv)
 engine=afl
+mode=fuzz
 minimize=1
+install=1
 positional=()
 for arg in "$@"; do
 	case "$arg" in
 	--libfuzzer) engine=libfuzzer ;;
 	--afl) engine=afl ;;
+	--coverage) mode=coverage ;;
 	--no-minimize) minimize=0 ;;
+	--no-install) install=0 ;;
 	-h | --help)
-		sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
+		# The comment at the top of this file, up to its first code line.
+		awk 'NR > 1 && !/^#/ {exit} NR > 1' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	-*)
@@ -50,6 +67,10 @@ target=${positional[0]:-all}
 seconds=${positional[1]:-60}
 if [ ${#positional[@]} -gt 2 ]; then
 	echo "ci/fuzz.sh: too many arguments (try --help)" >&2
+	exit 2
+fi
+if [ "$mode" = coverage ] && [ ${#positional[@]} -gt 1 ]; then
+	echo "ci/fuzz.sh: --coverage replays the corpus once: no SECONDS (try --help)" >&2
 	exit 2
 fi
 case "$seconds" in
@@ -66,6 +87,123 @@ else
 	echo "ci/fuzz.sh: unknown target '$target' (one of: ${all_targets[*]}, all)" >&2
 	exit 2
 fi
+step() { printf '\n==> %s\n' "$*"; }
+jobs=$(nproc 2>/dev/null || echo 2)
+
+pkgs=(cmake make pkg-config libjson-c-dev python3 clang libclang-rt-14-dev)
+if [ "$mode" = coverage ]; then
+	pkgs+=(llvm-14) # llvm-profdata-14, llvm-cov-14
+elif [ "$engine" = afl ]; then
+	pkgs+=(afl++)
+fi
+if [ "$install" = 1 ]; then
+	step "dependencies"
+	ci/deps.sh "${pkgs[@]}"
+fi
+
+# --coverage: every target's committed corpus replayed once by its replay
+# binary (fuzz/replay.c) built with clang's source-based coverage, the
+# profiles merged, an HTML report written and a table of ref/src printed.
+# Deterministic (no fuzzing), a few seconds.
+if [ "$mode" = coverage ]; then
+	# The profile tools of clang's own version: a profile written by one
+	# LLVM version may not read with another's tools.
+	ver=$(clang -dumpversion 2>/dev/null | cut -d. -f1) || true
+	llvm_tool() { command -v "$1-$ver" || command -v "$1" || true; }
+	profdata=$(llvm_tool llvm-profdata)
+	llvmcov=$(llvm_tool llvm-cov)
+	if [ -z "$ver" ] || [ -z "$profdata" ] || [ -z "$llvmcov" ] ||
+		! echo 'int main(void) { return 0; }' |
+		clang -x c - -fprofile-instr-generate -o /dev/null 2>/dev/null; then
+		echo "ci/fuzz.sh: skipped: --coverage needs clang with its profile runtime," \
+			"llvm-profdata and llvm-cov (packages: ${pkgs[*]})" >&2
+		exit 77 # ctest's SKIP_RETURN_CODE (fuzz/CMakeLists.txt)
+	fi
+	build=${FUZZ_BUILD_DIR:-build/fuzz-coverage}
+	dir=$build/coverage
+	step "build the replay binaries with clang $ver, -fprofile-instr-generate -fcoverage-mapping"
+	# shellcheck disable=SC2086 # CMAKE_ARGS is a list of words on purpose
+	CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DDUCT_BUILD_TESTS=OFF -DDUCT_FUZZ_COVERAGE=ON ${CMAKE_ARGS:-} >/dev/null
+	cmake --build "$build" -j"$jobs" --target "${targets[@]/%/_cov}" >/dev/null
+	step "replay fuzz/corpus/ (${targets[*]})"
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	objects=()
+	for t in "${targets[@]}"; do
+		bin=$build/fuzz/${t}_cov
+		LLVM_PROFILE_FILE=$dir/$t.profraw "$bin" "fuzz/corpus/$t" || {
+			echo "ci/fuzz.sh: an input of fuzz/corpus/$t fails (see above); replay: $bin FILE" >&2
+			exit 1
+		}
+		objects+=(-object "$bin")
+	done
+	"$profdata" merge -sparse "$dir"/*.profraw -o "$dir/corpus.profdata"
+	cov_args=(-instr-profile "$dir/corpus.profdata" "${objects[@]:1}" ref/src)
+	"$llvmcov" show -format=html -show-branches=count -output-dir="$dir/html" \
+		"${cov_args[@]}"
+	"$llvmcov" export -format=text -summary-only "${cov_args[@]}" >"$dir/summary.json"
+	"$llvmcov" show -show-branches=count "${cov_args[@]}" >"$dir/show.txt"
+	step "coverage of ref/src by the committed corpus (${targets[*]})"
+	# The goal of fuzz/README.md, "Coverage": frame.c and reader.c reached
+	# everywhere but the lines and branches listed there (allocation
+	# failures), as FILE:MISSED_LINES:MISSED_BRANCHES at most.  Checked
+	# only when every target's corpus was replayed.
+	goal=
+	[ "$target" = all ] && goal="frame.c:0:0 reader.c:2:4"
+	status=0
+	/usr/bin/python3 - "$dir/summary.json" "$dir/show.txt" "$goal" <<'PY' || status=$?
+import json, os, re, sys
+
+summary, show, goal = sys.argv[1], sys.argv[2], sys.argv[3].split()
+goal = {g.split(":")[0]: tuple(map(int, g.split(":")[1:])) for g in goal}
+
+def row(name, s):
+    print("%-14s %9s %8s %9s %8s" % (name, *(
+        x for k in ("lines", "branches") for x in (
+            "%d/%d" % (s[k]["covered"], s[k]["count"]),
+            "%.2f %%" % s[k]["percent"]))))
+
+data = json.load(open(summary))["data"][0]
+print("%-14s %18s %18s" % ("file", "lines", "branches"))
+for f in sorted(data["files"], key=lambda f: f["filename"]):
+    row(os.path.basename(f["filename"]), f["summary"])
+row("total", data["totals"])
+
+# What the goal files miss, from the line-by-line report: a line whose
+# count is 0, a branch direction never taken.
+missed, name = {}, None
+for line in open(show):
+    m = re.match(r"^(/\S+):$", line)
+    if m:
+        name = os.path.basename(m.group(1))
+        missed[name] = ([], [])
+        continue
+    m = re.match(r"^ *(\d+)\| *0\|", line)
+    if m and name:
+        missed[name][0].append(m.group(1))
+    # Counts are abbreviated (1.11M), but a zero is "0".
+    m = re.search(r"Branch \((\d+:\d+)\): \[True: ([^,]+), False: ([^]]+)\]", line)
+    if m and name:
+        for way, n in (("true", m.group(2)), ("false", m.group(3))):
+            if n == "0":
+                missed[name][1].append(m.group(1) + " " + way)
+bad = 0
+for f, (max_lines, max_branches) in goal.items():
+    lines, branches = missed.get(f, ([], []))
+    print("%s: lines never run: %s; branch directions never taken: %s" %
+          (f, " ".join(lines) or "none", ", ".join(branches) or "none"))
+    if len(lines) > max_lines or len(branches) > max_branches:
+        print("%s: goal missed: at most %d lines and %d branch directions "
+              "unreached (fuzz/README.md, Coverage)" % (f, max_lines, max_branches))
+        bad = 1
+if goal and not bad:
+    print("goal met: %s" % ", ".join(goal))
+sys.exit(bad)
+PY
+	echo "HTML report: $dir/html/index.html"
+	exit "$status"
+fi
 
 calibrate_seconds=${FUZZ_CALIBRATE_SECONDS-5}
 case "$calibrate_seconds" in
@@ -74,14 +212,7 @@ case "$calibrate_seconds" in
 	exit 2
 	;;
 esac
-jobs=$(nproc 2>/dev/null || echo 2)
 sanitizers=${FUZZ_SANITIZERS-address,undefined}
-step() { printf '\n==> %s\n' "$*"; }
-
-step "dependencies"
-pkgs=(cmake make pkg-config libjson-c-dev python3 clang libclang-rt-14-dev)
-[ "$engine" = afl ] && pkgs+=(afl++)
-ci/deps.sh "${pkgs[@]}"
 
 build=${FUZZ_BUILD_DIR:-build/fuzz-$engine}
 work=$build/campaign
