@@ -254,22 +254,23 @@ printf 'T\0\0\0\0' >"$work/seeds/fuzz_calibrate/empty_frame"
 
 # Installs a minimized corpus (directory $2) as fuzz/corpus/$1/, keeping
 # the regression inputs already there (crash-*, timeout-*, leak-*, oom-*:
-# the names libFuzzer gives its findings).  A file that came from a
-# seed keeps the seed's name (AFL++ notes it as orig:NAME); any other is
-# named by the SHA-1 of its bytes, as libFuzzer names its files.
+# the names libFuzzer gives its findings) and the inputs written to reach
+# a line of ref/src (cov-*, fuzz/README.md, "Coverage").  A file that came
+# from a seed keeps the seed's name (AFL++ notes it as orig:NAME); any
+# other is named by the SHA-1 of its bytes, as libFuzzer names its files.
 install_corpus() {
 	local t=$1 from=$2 dest=fuzz/corpus/$1 tmp f name
 	tmp=$(mktemp -d "$work/install.XXXXXX")
 	if [ -d "$dest" ]; then
 		find "$dest" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'timeout-*' \
-			-o -name 'leak-*' -o -name 'oom-*' \) -exec cp {} "$tmp/" \;
+			-o -name 'leak-*' -o -name 'oom-*' -o -name 'cov-*' \) -exec cp {} "$tmp/" \;
 	fi
 	for f in "$from"/*; do
 		[ -f "$f" ] || continue
 		name=$(basename "$f")
 		case "$name" in
 		*orig:*) name=${name##*orig:} ;;
-		crash-* | timeout-* | leak-* | oom-*) ;;
+		crash-* | timeout-* | leak-* | oom-* | cov-*) ;;
 		*) name=$(sha1sum "$f" | cut -c1-40) ;;
 		esac
 		cp "$f" "$tmp/$name"
