@@ -650,7 +650,7 @@ if [ "$instances" != 1 ] && [ "$engine" = afl ]; then
 		"time, edges and map the main instance's"
 	printf 'execs/s per instance, %s\n' "${instance_rates[@]}"
 elif [ "$instances" != 1 ]; then
-	echo "libFuzzer -fork=$instances: execs and execs/s of all its processes; corpus: files only"
+	echo "libFuzzer -fork=$instances: execs are the runs of its jobs that ended, execs/s those over the time; corpus: files only"
 fi
 [ -n "$cal_eps" ] && echo "calibration: fuzz_calibrate, $calibrate_seconds s: $cal_eps execs/s; x_cal = execs/s / that"
 printf '%-15s %6s %10s %9s %7s %9s %12s %6s %7s %6s %7s\n' target time_s execs execs/s corpus bytes edges map crashes hangs x_cal
