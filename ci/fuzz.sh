@@ -542,7 +542,7 @@ run_libfuzzer() {
 	local dict=()
 	[ -f "fuzz/$t.dict" ] && dict=(-dict="fuzz/$t.dict")
 	# -j N: -fork=N, N fuzzing processes under one that merges their
-	# finds (libFuzzer's documentation, "Parallel fuzzing").
+	# finds (libFuzzer's documentation, "Fork mode").
 	local fork=()
 	[ "$instances" = 1 ] || fork=(-fork="$instances")
 	local cmd=("$bin" -max_total_time="$seconds" -timeout=10 "${fork[@]}"
