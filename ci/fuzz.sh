@@ -286,8 +286,8 @@ binary() { # the absolute path of target $2 in build dir $1
 }
 
 # Instance $1 (from 0) of an AFL++ campaign on target $2: sets inst_name,
-# inst_bin (the binary it fuzzes) and inst_args (its own afl-fuzz
-# options).  Without -j: one instance, "default".  With -j N, as AFL++
+# inst_bin (the binary it fuzzes), inst_cmplog (its CMPLOG binary, if
+# any) and inst_args (its own afl-fuzz options).  Without -j: one instance, "default".  With -j N, as AFL++
 # advises for several cores (docs/fuzzing_in_depth.md, "Using multiple
 # cores"): a main instance (-M) on the plain build, which is the fastest;
 # a secondary (-S) on the sanitizer build, which finds what the plain one
@@ -297,7 +297,7 @@ binary() { # the absolute path of target $2 in build dir $1
 # sync dir (-o) and take each other's new inputs.
 afl_instance() {
 	local schedules=(explore coe exploit rare lin quad mmopt seek)
-	inst_args=()
+	inst_args=() inst_cmplog=
 	if [ "$instances" = 1 ]; then
 		inst_name=default inst_bin=$(binary "$build" "$2")
 		return
@@ -307,7 +307,8 @@ afl_instance() {
 	1) inst_name=asan inst_bin=$(binary "$build" "$2") inst_args=(-S asan) ;;
 	2)
 		inst_name=cmplog inst_bin=$(binary "$build-plain" "$2")
-		inst_args=(-S cmplog -c "$(binary "$build-cmplog" "$2")")
+		inst_cmplog=$(binary "$build-cmplog" "$2")
+		inst_args=(-S cmplog -c "$inst_cmplog")
 		;;
 	*)
 		inst_name=plain$(($1 + 1)) inst_bin=$(binary "$build-plain" "$2")
@@ -424,12 +425,13 @@ run_afl() {
 	# come close to; a real hang (a deadlocked duct_recv) exceeds 1 s too.
 	local dict=()
 	[ -f "fuzz/$t.dict" ] && dict=(-x "fuzz/$t.dict")
-	local cmd first=() names=() bins=()
+	local cmd first=() names=() bins=() cmplog_bin=()
 	afl_pids=()
 	for ((i = 0; i < instances; i++)); do
 		afl_instance "$i" "$t"
 		names+=("$inst_name")
 		bins+=("$inst_bin")
+		[ -z "$inst_cmplog" ] || cmplog_bin=("$inst_cmplog")
 		cmd=(afl-fuzz -i "$work/$t/in" -o "$out" -m none -t 1000
 			"${dict[@]}" -V "$seconds" "${inst_args[@]}" -- "$inst_bin")
 		echo "+ ${cmd[*]}"
@@ -449,6 +451,28 @@ run_afl() {
 	if [ ${#afl_pids[@]} -gt 0 ]; then
 		wait "${afl_pids[@]}" || true
 		afl_pids=()
+	fi
+	# AFL++ 4.04c often leaves a persistent-mode child of the cmplog
+	# instance behind (its argv[0] the CMPLOG binary, its exe the plain
+	# one): stopped, as it stops itself between runs, its forkserver
+	# gone.  Every instance has ended now, so a process still running one
+	# of this target's binaries is such a leftover: ended, by pid.
+	if [ "$instances" -gt 1 ]; then
+		local p b exe arg0 ours=()
+		for b in "${bins[@]}" "${cmplog_bin[@]}"; do
+			ours+=("$b" "$(readlink -f "$b")")
+		done
+		for p in /proc/[0-9]*; do
+			exe=$(readlink "$p/exe" 2>/dev/null) || continue
+			arg0=$(tr '\0' '\n' <"$p/cmdline" 2>/dev/null | head -1) || true
+			for b in "${ours[@]}"; do
+				if [ "$exe" = "$b" ] || [ "$arg0" = "$b" ]; then
+					echo "ci/fuzz.sh: ending a leftover of afl-fuzz, pid ${p#/proc/} ($arg0)"
+					kill -KILL "${p#/proc/}" 2>/dev/null || true
+					break
+				fi
+			done
+		done
 	fi
 	field() { awk -v k="$1" '$1 == k {print $3; exit}' "$stats"; }
 	# Execs, execs/s, crashes and hangs add up over the instances; time,
