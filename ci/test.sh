@@ -31,7 +31,8 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "dependencies"
 ci/deps.sh cmake gcc g++ make pkg-config libcmocka-dev libjson-c-dev python3 \
-	libbenchmark-dev libzmq3-dev libnng-dev valgrind python3-hypothesis iproute2
+	libbenchmark-dev libzmq3-dev libnng-dev valgrind python3-hypothesis iproute2 \
+	clang libclang-rt-14-dev llvm-14
 
 step "build and test (RelWithDebInfo)"
 # Benchmarks are built and each case run once (bench_smoke), never timed.

@@ -662,7 +662,7 @@ class Session:
     def body(self):
         p, cfg, exp = self.plan, self.cfg, self.exp
         r = self.cmd("hello", cfg.start_ms, "session")
-        if not r.startswith(("ok 1 ", "ok 1.1 ")):
+        if not r.startswith(("ok 1 ", "ok 1.1 ", "ok 1.2 ")):
             self.fail("hello", "'hello' answered '%s'" % r, [], kind="session")
         fd0, vm0 = self.t.fds(), self.t.vmpeak_kb()
         if p.limit is not None:
@@ -988,7 +988,7 @@ def preflight(cfg):
         t.kill()
         err = t.stderr()
         t.err.close()
-    if not r or not r.startswith(("ok 1 ", "ok 1.1 ")):
+    if not r or not r.startswith(("ok 1 ", "ok 1.1 ", "ok 1.2 ")):
         sys.stderr.write("protofuzz: the testee '%s' does not answer 'hello' (%r)\n%s\n"
                          % (cfg.testee, r, err))
         return None
