@@ -48,7 +48,10 @@ static const char usage[] =
 	"                          testee process with its own paths and ports; the\n"
 	"                          reports come in the same order as with 1.  Cases\n"
 	"                          whose verdict rests on time (poll.*, time.*,\n"
-	"                          timeouts, medians) run after the others, alone\n"
+	"                          timeouts, medians) run after the others, alone.\n"
+	"                          A case still running after 2 s, most likely\n"
+	"                          waiting out a deadline, stops counting: up to\n"
+	"                          4N run at a time while some hang\n"
 	"  --netns                 TCP across a real link: the runner and its testees\n"
 	"                          in two fresh network namespaces joined by a veth\n"
 	"                          pair, MTU 1500, 198.18.0.1 and 198.18.0.2 (root,\n"
@@ -522,17 +525,49 @@ typedef struct {
 	int fd;
 	size_t i;
 	bytes got;
+	long t0;
 } job;
 
+/* A case still running after SLOW_MS is most likely waiting out a deadline
+ * on a testee that hangs: it no longer counts against --jobs N, so that
+ * hangs overlap instead of queueing, up to SLOW_CAP times N at a time.
+ * Not in the timed phase: there nothing else may run. */
+enum { SLOW_MS = 1000, SLOW_CAP = 8 };
+
+/* Whether another case may start now; *wait_ms: when to ask again (-1:
+ * once a case ends). */
+static int may_start(const job *jobs, size_t running, int limit, int timed, int *wait_ms)
+{
+	long now = now_ms();
+	size_t fresh = 0;
+	*wait_ms = -1;
+	if (timed)
+		return running < 1;
+	for (size_t k = 0; k < running; k++)
+		if (now - jobs[k].t0 < SLOW_MS) {
+			int left = (int)(jobs[k].t0 + SLOW_MS - now);
+			fresh++;
+			if (*wait_ms < 0 || left < *wait_ms)
+				*wait_ms = left;
+		}
+	if (running >= (size_t)limit * SLOW_CAP)
+		*wait_ms = -1;
+	return fresh < (size_t)limit && running < (size_t)limit * SLOW_CAP;
+}
+
 /* Waits until a worker has finished: reads from all, reaps the one done.
- * Returns its index in jobs. */
-static size_t reap_one(job *jobs, size_t n)
+ * Returns its index in jobs, or n if wait_ms (unless -1) passed first. */
+static size_t reap_one(job *jobs, size_t n, int wait_ms)
 {
 	struct pollfd p[n];
+	long until = now_ms() + wait_ms;
 	for (;;) {
 		for (size_t k = 0; k < n; k++)
 			p[k] = (struct pollfd){.fd = jobs[k].fd, .events = POLLIN};
-		if (poll(p, n, -1) < 0) {
+		int left = wait_ms < 0 ? -1 : (int)(until - now_ms());
+		if (wait_ms >= 0 && left <= 0)
+			return n;
+		if (poll(p, n, left) < 0) {
 			if (errno == EINTR)
 				continue;
 			perror("duct-conform: poll");
@@ -564,14 +599,15 @@ static size_t reap_one(job *jobs, size_t n)
  * ones alone.  0, or 77 as run_serial. */
 static int run_jobs(int n, double scale, int verbose)
 {
-	job *jobs = calloc((size_t)n, sizeof *jobs);
+	job *jobs = calloc((size_t)n * SLOW_CAP, sizeof *jobs);
 	size_t running = 0, next = 0, stop_at = R.n; /* nothing after a 77 starts */
 	int rc = 0;
 	for (int timed = 0; timed < 2; timed++) {
-		int limit = timed ? 1 : n;
 		for (size_t i = 0;;) {
 			size_t done = R.n;
-			while (!rc && (int)running < limit && i < R.n && done == R.n) {
+			int wait_ms = -1;
+			while (!rc && may_start(jobs, running, n, timed, &wait_ms) && i < R.n &&
+			       done == R.n) {
 				if (i > stop_at || !(R.r[i].kase->flags & CF_TIMED) != !timed) {
 					i++;
 					continue;
@@ -585,7 +621,7 @@ static int run_jobs(int n, double scale, int verbose)
 				}
 				if (pid > 0) {
 					close(fd[1]);
-					jobs[running++] = (job){pid, fd[0], i++, {0}};
+					jobs[running++] = (job){pid, fd[0], i++, {0}, now_ms()};
 					continue;
 				}
 				if (fd[0] >= 0)
@@ -598,7 +634,9 @@ static int run_jobs(int n, double scale, int verbose)
 			if (done == R.n) {
 				if (!running)
 					break;
-				size_t k = reap_one(jobs, running);
+				size_t k = reap_one(jobs, running, wait_ms);
+				if (k == running)
+					continue; /* a case turned slow: another may start */
 				done = jobs[k].i;
 				jobs[k] = jobs[--running];
 			}

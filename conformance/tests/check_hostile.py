@@ -110,6 +110,18 @@ def main():
                 check(valid, f"{mode}: the JUnit and JSON reports parse", out)
                 check("\x1b" not in out and "\x00" not in out,
                       f"{mode}: no escape or NUL byte reaches the console")
+    # Hangs overlap under --jobs: the 8 frame.* cases each wait out 5 s on a
+    # testee that hangs; two at a time they would queue for 20 s, but one
+    # running past 1 s stops counting (main.c, SLOW_MS).
+    t0 = time.monotonic()
+    p = subprocess.run([conform, "--testee", f"bad={BAD} hang", "--cases", "frame.*", "--role",
+                        "parent", "--transport", "unix", "--jobs", "2"], capture_output=True,
+                       text=True, timeout=120)
+    took = time.monotonic() - t0
+    check(p.returncode == 1 and p.stdout.count("FAIL  ") == 8 and "the testee hung" in p.stdout,
+          "hang --jobs 2: all 8 cases fail as hung", p.stdout + p.stderr)
+    check(took <= 13, f"hang --jobs 2: the hangs overlap, done in {took:.1f} s (at most 13 s; "
+          "20 s queued)")
     print(f"\n{len(failures)} failed" if failures else "\nall passed")
     return 1 if failures else 0
 

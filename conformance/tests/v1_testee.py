@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""A contract version 1 testee: pyduct's, with the commands version 1.1
-added (bench, fork, signals) taken away, as a testee written before 1.1
-would be.  check_runner.py runs it to show that such a testee still works
-and that the cases needing 1.1 are UNSUPPORTED, not failed.
+"""A contract version 1 testee: pyduct's, with the commands versions 1.1
+and 1.2 added taken away, as a testee written before 1.1 would be.
+check_runner.py runs it to show that such a testee still works and that
+the cases needing later features are UNSUPPORTED, not failed.
 
 usage: v1_testee.py     (conformance/TESTEE.md, contract version 1)
 """
@@ -18,11 +18,12 @@ spec.loader.exec_module(T)
 
 kit = T.kit
 kit.VERSION = 1
-for cmd in [c for c in kit.ARGS if c.startswith("bench-")] + ["fork-close", "signal-handler"]:
+for cmd in [c for c in kit.ARGS if c.startswith("bench-")] + [
+        "fork-close", "signal-handler", "send-zeros", "spawn", "both-ways"]:
     del kit.ARGS[cmd]
+T.Pyduct.parent_at = None
 features = kit.Session.features
-kit.Session.features = lambda self: [f for f in features(self)
-                                     if f not in ("bench", "fork", "signals")]
+kit.Session.features = lambda self: [f for f in features(self) if f in ("max", "timeout")]
 
 if __name__ == "__main__":
     sys.exit(kit.serve(T.Pyduct(), __doc__))
