@@ -7,7 +7,6 @@ a SHOULD, a case under --strict (check_mutants.py checks it).
 usage: mutant.py NAME      run the testee with the defect NAME
        mutant.py --list    list the mutants: NAME LEVEL ROLE/TRANSPORT defect
 """
-import importlib.util
 import json
 import mmap
 import os
@@ -19,11 +18,10 @@ import sys
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-spec = importlib.util.spec_from_file_location(
-    "testee", os.path.join(HERE, "..", "testees", "python", "testee.py"))
-T = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(T)
+# pyduct's testee, as a module to change before it serves
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testees",
+                                "python"))
+import testee as T  # noqa: E402
 Duct = T.Duct
 MUTANTS = {}
 
@@ -231,6 +229,20 @@ def timeout_late():
     def set_timeout(self, timeout):
         orig(self, timeout * 1.5 if timeout else timeout)
     Duct.set_timeout = set_timeout
+
+
+@mutant("its sends time out ten times as late as set", "SHOULD")
+def send_timeout_late():
+    orig = Duct.send
+    def send(self, payload):
+        sock = self._conn()
+        set_to = sock.gettimeout()
+        sock.settimeout(set_to * 10 if set_to else set_to)
+        try:
+            return orig(self, payload)
+        finally:
+            sock.settimeout(set_to)
+    Duct.send = send
 
 
 @mutant("header and payload in two writes, TCP_NODELAY off", "SHOULD", "parent/tcp")

@@ -208,6 +208,27 @@ static void time_recv_keeps_partial(cx *c, const void *arg)
 	cx_expect(c, 5000, "ok 61626364", "recv");
 }
 
+/* TIME-1 on the sending side: the runner stops reading while the testee
+ * sends 16 MiB, more than the sockets' buffers hold.  Once they are full
+ * the send makes no progress, and 300 ms later it must fail as a timeout:
+ * not later (filling the buffers takes milliseconds), and not sooner. */
+static void time_send_timeout(cx *c, const void *arg)
+{
+	(void)arg;
+	if (cx_set_timeout(c, 300))
+		return;
+	long t0 = now_ms();
+	if (cx_cmd(c, 30000, "send-pattern %u 2", 16 * MIB))
+		return;
+	long took = now_ms() - t0;
+	if (!cx_reply_is(c, "error timeout"))
+		cx_fail(c, "a 16 MiB send to a peer that reads nothing, under set-timeout 300: "
+			"expected 'error timeout' (TIME-1), got '%s'", c->reply);
+	else if (took < 300 || took > 300 + cx_ms(c, 2000))
+		cx_fail(c, "a 16 MiB send to a peer that reads nothing, under set-timeout 300, "
+			"failed after %ld ms (allowed: 300 to %d)", took, 300 + cx_ms(c, 2000));
+}
+
 /* TIME-3: both directions at once.  The testee (feature threads) sends
  * COUNT messages from one thread while another receives COUNT.  The runner
  * first lets the testee's sending fill its socket (so that the testee's
@@ -280,6 +301,9 @@ static const conf_case cases[] = {
 	 "send and recv after close are errors, not crashes", NULL, NULL},
 	{"time.recv_timeout", "TIME-1", LV_SHOULD, CF_TIMED, time_recv_timeout, NULL,
 	 "a 200 ms receive timeout fires within 190-250 ms (median of 3)", NULL, NULL},
+	{"time.send_timeout", "TIME-1", LV_SHOULD, CF_TIMED, time_send_timeout, NULL,
+	 "a 16 MiB send to a peer that stops reading fails as 'timeout' 0.3 to 2.3 s "
+	 "later", NULL, NULL},
 	{"time.both_ways", "TIME-3", LV_SHOULD, 0, time_both_ways, NULL,
 	 "one thread sends 8 MiB while another receives 8 MiB (feature threads); the "
 	 "runner reads only after sending", NULL, NULL},

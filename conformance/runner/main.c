@@ -48,7 +48,8 @@ static const char usage[] =
 	"                          testee process with its own paths and ports; the\n"
 	"                          reports come in the same order as with 1.  Cases\n"
 	"                          whose verdict rests on time (poll.*, time.*,\n"
-	"                          timeouts, medians) run after the others, alone.\n"
+	"                          timeouts, medians) run after the others, with\n"
+	"                          only each other beside them.\n"
 	"                          A case still running after 2 s, most likely\n"
 	"                          waiting out a deadline, stops counting: up to\n"
 	"                          4N run at a time while some hang\n"
@@ -391,8 +392,9 @@ static int run_serial(double scale, int verbose)
  * neither), sends back the result, the hellos and any 77 over a pipe, and
  * exits.  The parent prints each result once all before it are printed,
  * so the console and every report are those of a serial run but for
- * timings.  Cases flagged CF_TIMED run after the others, one at a time,
- * with nothing else of the run alive. */
+ * timings.  Cases flagged CF_TIMED run after the others, N at a time too
+ * but with none of the others beside them: what they time is mostly
+ * sleeping (deadlines, polls), and an untimed case's 16 MiB is load. */
 
 /* Runs result i with the testees' hellos and the 77 message going to S[i]
  * rather than to the testees and the run. */
@@ -531,7 +533,7 @@ typedef struct {
 /* A case still running after SLOW_MS is most likely waiting out a deadline
  * on a testee that hangs: it no longer counts against --jobs N, so that
  * hangs overlap instead of queueing, up to SLOW_CAP times N at a time.
- * Not in the timed phase: there nothing else may run. */
+ * Not in the timed phase: there a case's time is its verdict. */
 enum { SLOW_MS = 1000, SLOW_CAP = 8 };
 
 /* Whether another case may start now; *wait_ms: when to ask again (-1:
@@ -542,7 +544,7 @@ static int may_start(const job *jobs, size_t running, int limit, int timed, int 
 	size_t fresh = 0;
 	*wait_ms = -1;
 	if (timed)
-		return running < 1;
+		return running < (size_t)limit;
 	for (size_t k = 0; k < running; k++)
 		if (now - jobs[k].t0 < SLOW_MS) {
 			int left = (int)(jobs[k].t0 + SLOW_MS - now);
@@ -595,8 +597,8 @@ static size_t reap_one(job *jobs, size_t n, int wait_ms)
 	}
 }
 
-/* The run with --jobs N: the untimed cases N at a time, then the timed
- * ones alone.  0, or 77 as run_serial. */
+/* The run with --jobs N: the untimed cases N at a time (more while some
+ * hang), then the timed ones N at a time.  0, or 77 as run_serial. */
 static int run_jobs(int n, double scale, int verbose)
 {
 	job *jobs = calloc((size_t)n * SLOW_CAP, sizeof *jobs);
