@@ -172,7 +172,7 @@ def check_jobs(testee):
         rc, out = run("--jobs", bad, "--list")
         check(rc == 2 and "--jobs takes a number" in out, f"--jobs {bad} exits 2", out)
     rc, out = run("--help")
-    check(rc == 0 and "--jobs N" in out and "alone" in out, "--help documents --jobs", out)
+    check(rc == 0 and "--jobs N" in out and "only each other beside them" in out, "--help documents --jobs", out)
 
     # Timed cases (poll.*, recv.trickle_memory) among untimed ones, every
     # role and transport; then two testees, one crashing (as a parent: a
