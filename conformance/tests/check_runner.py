@@ -100,6 +100,7 @@ def main():
 
     check_interop(testee)
     check_jobs(testee)
+    check_netns(testee)
 
 
 def check_interop(testee):
@@ -165,6 +166,26 @@ def same_runs(args, what, reports=True):
     return serial
 
 
+def check_netns(testee):
+    """--netns: where the machine cannot, exit 77 and why; a failed setup
+    step, exit 2 and what it printed; where it can, the TCP cases cross."""
+    p = subprocess.run([CONFORM, "--netns", "--testee", testee], capture_output=True, text=True,
+                       timeout=60, env=dict(os.environ, PATH="/nonexistent"))
+    check(p.returncode == 77 and "ip is not installed (Debian: iproute2)" in p.stderr,
+          "--netns without ip: exit 77, says so", p.stdout + p.stderr)
+    rc, out = run("--netns-rate", "fast", "--testee", testee, "--cases", "frame.send_small")
+    if rc == 77:
+        print("skip - --netns: this machine cannot make network namespaces")
+        return
+    check(rc == 2 and "tc qdisc add dev duct-r root tbf rate fast" in out,
+          "--netns-rate fast: exit 2 with tc's complaint", out)
+    rc, out = run("--netns", "--testee", testee, "--cases", "frame.send_small,addr.tcp_loopback",
+                  "--transport", "tcp")
+    check(rc == 0 and "network: netns: runner 198.18.0.1, testee 198.18.0.2" in out and
+          out.count("PASS ") == 3 and "the link carried" in out,
+          "--netns: the TCP cases pass across the link, and say what crossed", out)
+
+
 def check_jobs(testee):
     """--jobs N: usage; the serial run's order, verdicts and reports; a
     crashing, hanging or missing testee still caught."""
@@ -172,7 +193,8 @@ def check_jobs(testee):
         rc, out = run("--jobs", bad, "--list")
         check(rc == 2 and "--jobs takes a number" in out, f"--jobs {bad} exits 2", out)
     rc, out = run("--help")
-    check(rc == 0 and "--jobs N" in out and "only each other beside them" in out, "--help documents --jobs", out)
+    check(rc == 0 and "--jobs N" in out and "only each other beside them" in out,
+          "--help documents --jobs", out)
 
     # Timed cases (poll.*, recv.trickle_memory) among untimed ones, every
     # role and transport; then two testees, one crashing (as a parent: a
