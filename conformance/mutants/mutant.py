@@ -338,6 +338,19 @@ def binds_everywhere():
     T.socket.socket = Sock
 
 
+@mutant("a connection reset is an error of its own, not a close, as the original does",
+        "SHOULD", "child/tcp")
+def reset_not_close():
+    orig = socket.socket.recv_into
+    class Sock(socket.socket):   # a child's socket: the parent's come from accept()
+        def recv_into(self, *args):
+            try:
+                return orig(self, *args)
+            except ConnectionResetError as e:
+                raise OSError('reset: %s' % e)  # errno would make it ConnectionResetError again
+    T.socket.socket = Sock
+
+
 def main():
     if sys.argv[1:] == ['--list']:
         for name, (level, where, about, _) in MUTANTS.items():
