@@ -975,19 +975,31 @@ class Config:
         self.ignore = set()
 
 
+SKIP = 77       # TESTEE.md: a testee whose implementation is absent; ctest's skip
+NOT_FOUND = 127     # /bin/sh: the testee's program (or its interpreter) is not there
+
+
 def preflight(cfg):
-    """Starts the testee once: it must answer hello.  Returns its name."""
+    """Starts the testee once: it must answer hello.  Returns its hello
+    words, SKIP if its implementation is not installed, None if broken."""
     log = []
     t = Testee(cfg.testee, log)
+    status = None
     try:
         t.send("hello")
         r = t.reply(cfg.start_ms)
-    except Died:
-        r = None
+    except Died as d:
+        r, status = None, d.args[0]
     finally:
         t.kill()
         err = t.stderr()
         t.err.close()
+    if status in (SKIP, NOT_FOUND):
+        print("[protofuzz] skipped: the testee '%s' exited %d before hello: %s:\n  %s" % (
+            cfg.testee, status, "its implementation is not installed" if status == SKIP else
+            "its program or interpreter is not there", err.strip().replace("\n", "\n  ")),
+            flush=True)
+        return SKIP
     if not r or not r.startswith(("ok 1 ", "ok 1.1 ")):
         sys.stderr.write("protofuzz: the testee '%s' does not answer 'hello' (%r)\n%s\n"
                          % (cfg.testee, r, err))
@@ -1002,6 +1014,8 @@ def fuzz(cfg):
     hello = preflight(cfg)
     if hello is None:
         return {"error": True}
+    if hello == SKIP:
+        return {"skip": True}
     cfg.name = cfg.name or hello[0]
     t0 = cfg.t0 = time.monotonic()
     cfg.stop_at = t0 + cfg.seconds if cfg.seconds else None
@@ -1219,6 +1233,9 @@ def ci(a):
                ("pyduct", "%s %s" % (PYTHON, os.path.join(REPO, "conformance", "testees",
                                                            "python", "testee.py")))]
     out = os.path.join(build, "protofuzz-found")
+    if not os.access(testees[0][1], os.X_OK):
+        sys.stderr.write("protofuzz: no %s: build the project first\n" % testees[0][1])
+        return 2
     bad = 0
     for name, cmd in testees:
         cfg = make_cfg(a, cmd, name=name, out=out, strict=True,
@@ -1342,6 +1359,8 @@ options:
             "%d examples%s" % (a.examples, ", %g s" % a.seconds if a.seconds else ""), a.role,
             a.transport, ", strict" if a.strict else ""), flush=True)
     res = fuzz(make_cfg(a, a.testee))
+    if res.get("skip"):
+        return SKIP
     if res.get("error"):
         return 2
     return 1 if res.get("found") else 0
