@@ -22,9 +22,14 @@ reset, or leaves them open.  Its oracle is a receiver model written from
 PROTOCOL.md sections 2-3: the testee must deliver exactly the valid prefix
 of messages, then report the right outcome (eof, truncated, magic, toobig,
 or keep waiting), never die of a signal, never miss a deadline and leak no
-file descriptor.  A failure is shrunk to a minimal stream, written out as a
-frame vector (vectors/README.md) and reported; exit status 1.  Exit 0: no
-failure; 2: bad usage or a testee that cannot even start.
+file descriptor.  For a testee offering set-timeout, timed sessions check
+TIME-1 (a timeout after a period without progress: not before, not much
+after), TIME-2 (a timed-out receive loses nothing) and SEND-5 (no frame
+after a cut one).  A failure is shrunk to a minimal stream, written out as a
+frame vector (vectors/README.md) when one can express it, and reported;
+exit status 1.  A finding listed with --known is counted apart and fails
+nothing.  Exit 0: no new failure; 2: bad usage or a testee that cannot even
+start; 77: its implementation is not installed (TESTEE.md).
 
 --strict also fails on SHOULD requirements (RECV-5 after an error, FRAME-2
 from the first byte alone, SEC-1's default limit and memory), as
@@ -964,7 +969,9 @@ class Session:
             end = time.monotonic() + (NOMINAL_MS + slack(NOMINAL_MS)) / 1000
             while time.monotonic() < end:
                 self.t_recv()
-                self.wait_recv((end - time.monotonic()) * 1000)
+                r, t = self.take((end - time.monotonic()) * 1000, "recv")
+                if r is not None:
+                    self.on_recv(r, t)
             return
         while True:
             self.t_recv()
@@ -1084,6 +1091,7 @@ class Session:
         line = "send-pattern %d %d" % (tm.send_len, tm.send_seed)
         self.rooms = [(time.monotonic(),) * 2]     # nothing could be sent before this
         self.t.send(line)
+        self.clear = time.monotonic()               # nor answered
         r, gaps = None, list(tm.gaps)
         while r is None:
             gap = gaps.pop(0) if gaps else "none"
@@ -1472,8 +1480,12 @@ class Known:
         self.count += 1
         n, _ = self.checks.get(check, (0, level))
         self.checks[check] = (n + 1, level)
-        if self.example is None or len(plan.stream) < len(self.example[0].stream):
+        if self.example is None or size(plan) < size(self.example[0]):
             self.example = (plan, check, level, reqs, text)
+
+
+def size(plan):
+    return len(plan.stream) + (plan.timing.send_len if plan.timing else 0)
 
 
 def read_known(path):
@@ -1925,11 +1937,14 @@ options:
                         is counted under LABEL, apart, and fails nothing
   --mutants             run every mutant of conformance/mutants/mutant.py
                         (--only A,B to pick some), each --seconds 60, seed
-                        1, --strict, --keep-going 3, and print the table;
+                        1, --strict, --keep-going 3, --known
+                        fuzz/proto/known/pyduct, and print the table;
                         vectors to fuzz/proto/found/mutants
   --ci BUILD_DIR        the ctest campaign: both shipped testees, fixed seed,
-                        --strict, at most 25 s each; vectors to
-                        BUILD_DIR/protofuzz-found; exit 77 without Hypothesis""")
+                        --strict, untimed then timed sessions, each stage
+                        capped (12 s, 9 s), --known fuzz/proto/known/NAME;
+                        vectors to BUILD_DIR/protofuzz-found; exit 77
+                        without Hypothesis""")
         return 0
     a.known_path = a.known
     try:
