@@ -926,6 +926,13 @@ class Session:
                 max(waited, 0), idle))
             if self.written > self.starts[i]:
                 self.cut.add(i)
+            whole = self.whole.get(i)   # when the last byte of frame i was written
+            if whole is not None and whole < self.clear - slack(tm.ms or NOMINAL_MS) / 1000:
+                self.fail(("time2:" if cut else "") + "deliver->timeout",
+                          "recv %d timed out %.0f ms after its frame had been written whole%s"
+                          % (i + 1, (t - whole) * 1000, ": an earlier recv timed out inside "
+                             "this frame" if cut else ""),
+                          (["TIME-2"] if cut else []) + self.reqs, kind="timing")
             if tm.ms is None:
                 self.fail("time1:recv-default", "'recv' timed out after at most %.0f ms, no "
                           "set-timeout sent (the default is 30 s)" % idle, ["TIME-1"], "SHOULD",
@@ -993,6 +1000,7 @@ class Session:
         p, tm, exp = self.plan, self.plan.timing, self.exp
         self.reqs = exp.requirements(bool(p.cuts))
         self.got, self.pending, self.written, self.cut, self.writes = 0, False, 0, set(), []
+        self.whole = {}
         self.starts = [0]
         for m in exp.messages:
             self.starts.append(self.starts[-1] + 5 + len(m))
@@ -1014,6 +1022,9 @@ class Session:
             self.writes.append((w0, time.monotonic()))
             self.log.append("# peer: wrote bytes %d to %d of %d" % (at, e, len(p.stream)))
             self.written = at = e
+            for j in range(len(exp.messages)):
+                if self.starts[j + 1] <= e:
+                    self.whole.setdefault(j, self.writes[-1][1])
         while self.got < len(exp.messages):
             self.t_recv()
             r, t = self.take(self.cfg.deadline, "recv")
