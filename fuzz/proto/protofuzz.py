@@ -326,9 +326,9 @@ def plans(draw, combos, has_max=True):
 # Verdicts rest on times the fuzzer measures, never on the times it planned,
 # so a loaded machine can only make a check inconclusive, not fail it:
 #  - early: a call timed out although, by the fuzzer's clock, the peer had
-#    made progress possible less than MS - SLACK(MS) before (a bound the
+#    made progress possible less than MS - slack(MS) before (a bound the
 #    testee's idle time cannot exceed);
-#  - late: it timed out more than MS + LATE(MS) after its last progress;
+#  - late: it timed out more than MS + late(MS) after its last progress;
 #  - missed: no timeout within MS + --deadline of a stall.
 
 TIMEOUTS = (200, 400, None)  # set-timeout MS; None: not sent (then recv must wait)
@@ -442,7 +442,8 @@ def sessions(draw, combos, has_max, timing):
 class Failure(Exception):
     """A broken expectation.  kind 'recv': about what the testee received
     (a frame vector can express it); 'resource': fds or memory, which the
-    stream triggers but a vector cannot check; 'session': the rest."""
+    stream triggers but a vector cannot check; 'timing': in a timed session
+    (the schema has no time); 'session': the rest."""
 
     def __init__(self, check, level, reqs, text, kind="recv"):
         super().__init__(text)
@@ -541,6 +542,12 @@ class Testee:
 
 
 # ---- one session ------------------------------------------------------------
+
+def ended_by(events, t):
+    """The latest (start, end) of events that had ended by t: whatever a
+    testee answered after t, it had seen those."""
+    return max((e for e in events if e[1] <= t), default=None)
+
 
 def word(reply):
     """'ok' or the error class of a reply, for naming a failure."""
@@ -896,10 +903,6 @@ class Session:
             if t >= end:
                 return None, None
 
-    def before(self, events, t):
-        """The latest (start, end) of events that had ended by t."""
-        return max((e for e in events if e[1] <= t), default=None)
-
     def t_recv(self):
         """A recv outstanding: sends one unless one is."""
         if not self.pending:
@@ -919,7 +922,7 @@ class Session:
             # waited at most `idle`.  It waited at least `waited`: from its
             # last possible progress (the end of our last write, or of
             # sending the recv) to `clear`.
-            w = self.before(self.writes, self.clear)
+            w = ended_by(self.writes, self.clear)
             idle = (t - max(self.r0, w[0] if w else 0)) * 1000
             waited = (self.clear - max([self.r1] + [e for s, e in self.writes if s < t])) * 1000
             self.log.append("# timed out after %.0f to %.0f ms without progress" % (
@@ -1013,8 +1016,6 @@ class Session:
                 else:
                     self.log.append("# peer: pauses %d ms" % gap_ms(gap, tm.ms))
                     self.wait_recv(gap_ms(gap, tm.ms))
-            if self.pending:
-                self.wait_recv(0)       # a reply already there is judged before we write
             if at == e:
                 continue                # an empty stream: nothing to write, no progress
             w0 = time.monotonic()
@@ -1096,7 +1097,7 @@ class Session:
         is after each pause (so the testee can go on at once: TIME-1 counts
         time without progress) and stalls where the plan says.  A send that
         times out inside its frame must be the last frame (SEND-5)."""
-        p, tm, cfg = self.plan, self.plan.timing, self.cfg
+        tm, cfg = self.plan.timing, self.cfg
         want = header(tm.send_len) + Pat(tm.send_len, tm.send_seed).data()
         self.rcvd, self.eof, self.cut_at = 0, False, None
         line = "send-pattern %d %d" % (tm.send_len, tm.send_seed)
@@ -1186,7 +1187,7 @@ class Session:
         without progress.  SEND-5: once cut, nothing more on the wire;
         SHOULD: the sending direction shut down at once."""
         tm, cfg = self.plan.timing, self.cfg
-        room = self.before(self.rooms, self.clear)[0]    # it had room then, surely
+        room = ended_by(self.rooms, self.clear)[0]    # it had room then, surely
         idle = (t - room) * 1000
         if tm.ms is None:
             self.fail("time1:send-default", "'%s' timed out, no set-timeout sent (the default "
@@ -1520,6 +1521,7 @@ class Config:
         self.__dict__.update(kw)
         self.notes, self.tally = [], {}
         self.ignore = set()
+        # Fresh copies: each campaign counts what it saw.
         self.known = [Known(k.pattern, k.req, k.label, k.why) for k in kw.get("known") or []]
 
     def known_match(self, check, reqs):
