@@ -6,7 +6,8 @@ usage: protofuzz.py --testee CMD [--role parent|child|both]
                     [--transport unix|tcp|both] [--examples N | --seconds S]
                     [--seed N] [--out DIR] [--name NAME] [--strict]
                     [--deadline MS] [--idle MS] [--shrink-seconds S]
-                    [--keep-going N] [--quiet]
+                    [--keep-going N] [--known FILE]
+                    [--timing on|off|only] [--quiet]
        protofuzz.py --ci BUILD_DIR       short fixed-seed campaign against
                                          both shipped testees (ctest)
        protofuzz.py --mutants [--seconds S] [--examples N] [--seed N]
@@ -21,15 +22,22 @@ reset, or leaves them open.  Its oracle is a receiver model written from
 PROTOCOL.md sections 2-3: the testee must deliver exactly the valid prefix
 of messages, then report the right outcome (eof, truncated, magic, toobig,
 or keep waiting), never die of a signal, never miss a deadline and leak no
-file descriptor.  A failure is shrunk to a minimal stream, written out as a
-frame vector (vectors/README.md) and reported; exit status 1.  Exit 0: no
-failure; 2: bad usage or a testee that cannot even start.
+file descriptor.  For a testee offering set-timeout, timed sessions check
+TIME-1 (a timeout after a period without progress: not before, not much
+after), TIME-2 (a timed-out receive loses nothing) and SEND-5 (no frame
+after a cut one).  A failure is shrunk to a minimal stream, written out as a
+frame vector (vectors/README.md) when one can express it, and reported;
+exit status 1.  A finding listed with --known is counted apart and fails
+nothing.  Exit 0: no new failure; 2: bad usage or a testee that cannot even
+start; 77: its implementation is not installed (TESTEE.md).
 
 --strict also fails on SHOULD requirements (RECV-5 after an error, FRAME-2
 from the first byte alone, SEC-1's default limit and memory), as
 duct-conform --strict does.  See fuzz/proto/README.md.
 """
 import argparse
+import fcntl
+import fnmatch
 import hashlib
 import importlib.util
 import json
@@ -43,6 +51,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 
@@ -177,7 +186,8 @@ class Plan:
     def key(self):
         return repr((self.role, self.transport, self.limit, self.stream, self.cuts,
                      self.pause_ms, self.kept_open, self.end, self.polls, self.idle_poll,
-                     self.sends, self.repeat, self.after_sends, self.after_close_recv))
+                     self.sends, self.repeat, self.after_sends, self.after_close_recv,
+                     self.timing))
 
 
 def cut_pieces(pieces, at):
@@ -299,7 +309,132 @@ def plans(draw, combos, has_max=True):
                 pause_ms=pause, kept_open=kept_open, end=end, polls=polls,
                 idle_poll=idle_poll, sends=sends, repeat=draw(st.booleans()),
                 after_sends=draw(st.integers(0, 2)),
-                after_close_recv=draw(st.booleans()), how=how)
+                after_close_recv=draw(st.booleans()), how=how, timing=None)
+
+
+# ---- timed sessions: TIME-1, TIME-2, SEND-5 ----------------------------------
+#
+# PROTOCOL.md TIME-1: a send or receive fails with a timeout "after a period
+# without progress" (TESTEE.md: set-timeout MS, "time out after MS ms without
+# progress"); the original gives each blocking socket call the full timeout.
+# So progress restarts the period: a frame whose pieces arrive less than MS
+# apart is delivered however long it takes in all, and a peer that stops for
+# MS or more makes the pending call time out.  TIME-2: a receive that timed
+# out inside a frame loses nothing, the next one continues the frame.
+# SEND-5: after a send timed out inside its frame, no frame may follow.
+#
+# Verdicts rest on times the fuzzer measures, never on the times it planned,
+# so a loaded machine can only make a check inconclusive, not fail it:
+#  - early: a call timed out although, by the fuzzer's clock, the peer had
+#    made progress possible less than MS - slack(MS) before (a bound the
+#    testee's idle time cannot exceed);
+#  - late: it timed out more than MS + late(MS) after its last progress;
+#  - missed: no timeout within MS + --deadline of a stall.
+
+TIMEOUTS = (200, 400, None)  # set-timeout MS; None: not sent (then recv must wait)
+NOMINAL_MS = 200            # how long a stall lasts when no timeout is set
+GAPS = ("none", "short", "below", "stall")
+
+
+def slack(ms):
+    """Clock granularity (a jiffy), loopback delivery, reading the reply."""
+    return 25 + ms // 20
+
+
+def late(ms):
+    """How late a timeout may fire: a descheduled testee or fuzzer.  The
+    conformance runner saw 0-5 ms of it on a loaded machine (case_poll.c)."""
+    return 40 + ms // 5
+
+
+def gap_ms(kind, ms):
+    """A pause the peer makes, by kind: none, short (a quarter of the
+    timeout), below (just below it: MS - 2 x slack), stall (until the
+    testee times out, or NOMINAL_MS + slack without a timeout)."""
+    ms = ms or NOMINAL_MS
+    return {"none": 0, "short": ms // 4, "below": ms - 2 * slack(ms)}[kind]
+
+
+class Timing:
+    """What makes a session timed: set-timeout ms (None: not sent); side
+    'recv' (the peer writes the plan's stream, pausing gaps[k] before piece
+    k, and maybe stalls once more at the end) or 'send' (the testee sends
+    one message of send_len pattern bytes while the peer reads, pausing
+    gaps[k] before each read of everything there)."""
+
+    def __init__(self, side, ms, gaps, end_stall=False, send_len=0, send_seed=0):
+        self.side, self.ms, self.gaps, self.end_stall = side, ms, gaps, end_stall
+        self.send_len, self.send_seed = send_len, send_seed
+
+    def __repr__(self):
+        return "Timing(%r, %r, %r, %r, %r, %r)" % (self.side, self.ms, self.gaps,
+                                                   self.end_stall, self.send_len,
+                                                   self.send_seed)
+
+    def describe(self):
+        t = "set-timeout %d" % self.ms if self.ms else "no set-timeout (must wait)"
+        gaps = ", ".join("%s %d ms" % (g, gap_ms(g, self.ms)) if g != "stall" else g
+                         for g in self.gaps)
+        if self.side == "recv":
+            return "timed receive: %s; pauses before each piece: %s%s" % (
+                t, gaps, "; then a stall at the end" if self.end_stall else "")
+        return "timed send: %s; the testee sends %d pattern bytes (seed %d); the peer " \
+               "pauses before each read of all there is: %s, then reads on" % (
+                   t, self.send_len, self.send_seed, gaps)
+
+
+@st.composite
+def small_payloads(draw):
+    """At most 16 KiB: a timed stream (4 frames at most) fits in the socket
+    buffers, so the peer's writes never wait for the testee to read."""
+    if draw(st.integers(0, 3)) < 3:
+        return draw(st.binary(max_size=24))
+    return Pat(draw(st.integers(25, 16384)), draw(st.integers(0, 255)))
+
+
+@st.composite
+def timed_plans(draw, combos):
+    """A timed session (the testee offers 'timeout'): each choice shrinks
+    towards the simplest, one piece, no pause, the shorter timeout."""
+    role, transport = draw(st.sampled_from(combos))
+    ms = draw(st.sampled_from(TIMEOUTS))
+    how, pieces, cuts, gaps = [], [], [], []
+    if draw(st.sampled_from(("recv", "send"))) == "recv":
+        for p in draw(st.lists(small_payloads(), max_size=3)):
+            pieces += [header(len(p)), p]
+        if draw(st.booleans()):             # a frame never finished: header, maybe some body
+            p = draw(small_payloads())
+            pieces += cut_pieces([header(len(p)), p],
+                                 draw(st.integers(1, 5 + len(p) - 1 if len(p) else 4)))
+            how.append("unfinished frame of %d" % len(p))
+        pieces = flatten(pieces)
+        total = sum(len(p) for p in pieces)
+        if total > 1:
+            cuts = sorted(set(draw(st.lists(st.integers(1, total - 1), max_size=4))))
+        gaps = draw(st.lists(st.sampled_from(GAPS), min_size=len(cuts) + 1,
+                             max_size=len(cuts) + 1))
+        timing = Timing("recv", ms, gaps, end_stall=draw(st.booleans()))
+    else:
+        n = (draw(st.integers(1, 12)) << 20) + draw(st.integers(0, 255))
+        timing = Timing("send", ms, draw(st.lists(st.sampled_from(GAPS), min_size=1,
+                                                  max_size=4)),
+                        send_len=n, send_seed=draw(st.integers(0, 255)))
+    stream = b"".join(raw(p) for p in pieces)
+    n = len(decode(stream, DEFAULT_MAX)[0])
+    return Plan(role=role, transport=transport, limit=None, pieces=pieces, cuts=cuts,
+                pause_ms=0, kept_open=False, end=draw(st.sampled_from(("close", "shutdown"))),
+                polls=[False] * (n + 2), idle_poll=0, sends=[], repeat=False,
+                after_sends=draw(st.integers(0, 2)), after_close_recv=draw(st.booleans()),
+                how=how, timing=timing)
+
+
+@st.composite
+def sessions(draw, combos, has_max, timing):
+    """--timing off: the untimed plans only (the same sequence as before
+    timed sessions existed); on: one session in four timed; only."""
+    if timing == "only" or (timing == "on" and draw(st.integers(0, 3)) == 3):
+        return draw(timed_plans(combos))
+    return draw(plans(combos, has_max))
 
 
 # ---- the testee process -----------------------------------------------------
@@ -307,7 +442,8 @@ def plans(draw, combos, has_max=True):
 class Failure(Exception):
     """A broken expectation.  kind 'recv': about what the testee received
     (a frame vector can express it); 'resource': fds or memory, which the
-    stream triggers but a vector cannot check; 'session': the rest."""
+    stream triggers but a vector cannot check; 'timing': in a timed session
+    (the schema has no time); 'session': the rest."""
 
     def __init__(self, check, level, reqs, text, kind="recv"):
         super().__init__(text)
@@ -407,6 +543,12 @@ class Testee:
 
 # ---- one session ------------------------------------------------------------
 
+def ended_by(events, t):
+    """The latest (start, end) of events that had ended by t: whatever a
+    testee answered after t, it had seen those."""
+    return max((e for e in events if e[1] <= t), default=None)
+
+
 def word(reply):
     """'ok' or the error class of a reply, for naming a failure."""
     w = reply.split(" ")
@@ -431,12 +573,19 @@ class Session:
     # -- helpers --
     # Checks after which the session can go on as planned: a miss of one
     # of these outside --strict, or past with --keep-going, is not the end.
-    GO_ON = ("life:", "poll:", "recv5", "send-after-close", "close", "fd-leak", "memory")
+    GO_ON = ("life:", "poll:", "recv5", "send-after-close", "close", "fd-leak", "memory",
+             "time1:", "send5:no-shutdown")
 
     def fail(self, check, text, reqs, level="MUST", kind="recv"):
         """check names the kind of failure ('outcome:eof->truncated'): one
         Hypothesis bug per kind; --keep-going looks past kinds found."""
         go_on = check.startswith(self.GO_ON)
+        known = self.cfg.known_match(check, reqs)
+        if known is not None:           # --known: counted apart, the session goes on or ends
+            known.seen(self.plan, check, level, reqs, text)
+            if go_on:
+                return
+            raise _Stop()
         if check in self.cfg.ignore:
             if go_on:
                 return
@@ -632,20 +781,28 @@ class Session:
                       ["SEND-1", "FRAME-5"],
                       kind="session")
 
-    def poll_true(self, why, level="MUST"):
+    def poll_true(self, why, level="MUST", reqs=("POLL-1",)):
         ms = min(1000, self.cfg.deadline)
-        r = self.cmd("poll %d" % ms, ms + self.cfg.deadline, "session", ("POLL-1",), level)
+        r = self.cmd("poll %d" % ms, ms + self.cfg.deadline, "session", reqs, level)
         if not r.startswith("ok true"):
             self.fail("poll:want-true", "'poll %d' answered '%s' where a receive would not "
-                      "wait (%s)" % (ms, r, why), ["POLL-1"], level, kind="session")
+                      "wait (%s)" % (ms, r, why), list(reqs), level, kind="session")
 
     def expect_error(self, cls, line="recv", level="MUST", reqs=None, name="outcome"):
         reqs = reqs or self.exp.requirements(bool(self.plan.cuts))
         r = self.cmd(line, reqs=reqs, level=level)
         if r.split(" ")[:2] != ["error", cls]:
-            self.fail("%s:%s->%s" % (name, cls, word(r)),
-                      "'%s' answered '%s'; expected 'error %s'" % (line, r, cls),
+            self.miss(name, cls, r, "'%s' answered '%s'; expected 'error %s'" % (line, r, cls),
                       reqs, level)
+
+    def miss(self, name, cls, r, text, reqs, level="MUST"):
+        """A receive answered r where 'error cls' was due.  After a reset
+        that is RECV-9's to grade (SHOULD: a reset counts as the close it
+        is), unless it delivered a message that is not there."""
+        if name == "outcome" and self.plan.end == "reset" and r.startswith("error "):
+            self.fail("reset:%s->%s" % (cls, word(r)), text + " (the peer reset the "
+                      "connection)", ["RECV-9"] + list(reqs), "SHOULD")
+        self.fail("%s:%s->%s" % (name, cls, word(r)), text, reqs, level)
 
     # -- the session --
     def run(self):
@@ -653,6 +810,8 @@ class Session:
         self.log.append("# %s/%s, limit %s, stream %d bytes, chunks %s, pause %d ms, %s"
                         % (p.role, p.transport, p.limit, len(p.stream), p.chunks(),
                            p.pause_ms, "left open" if p.kept_open else "then " + p.end))
+        if p.timing:
+            self.log.append("# " + p.timing.describe())
         self.t = Testee(cfg.testee, self.log)
         try:
             self.body()
@@ -667,8 +826,30 @@ class Session:
         fd0, vm0 = self.t.fds(), self.t.vmpeak_kb()
         if p.limit is not None:
             self.expect_ok("set-max %d" % p.limit, "recv", ["RECV-6", "SEC-1"])
+        if p.timing and p.timing.ms:
+            self.expect_ok("set-timeout %d" % p.timing.ms, "timing", ["TIME-1"])
         self.step = "connect"
         self.connect()
+        if p.timing:
+            self.step = "timed " + p.timing.side
+            (self.timed_recv if p.timing.side == "recv" else self.timed_send)()
+        else:
+            self.untimed()
+        self.step = "after"
+        self.after()
+        self.step = "end"
+        self.finish(fd0, vm0)
+        tally = self.cfg.tally
+        for k in (p.role + "/" + p.transport, "outcome " + exp.outcome,
+                  "left open" if p.kept_open else p.end,
+                  "chunked" if p.cuts else "one piece") + (
+                      ("timed %s, %s" % (p.timing.side, "set-timeout" if p.timing.ms else
+                                         "no timeout"),) if p.timing else ()):
+            tally[k] = tally.get(k, 0) + 1
+
+    def untimed(self):
+        """The stream written by a thread while the main one receives."""
+        p, cfg, exp = self.plan, self.cfg, self.exp
         if not p.sends:
             self.sends_done.set()
         self.writer = threading.Thread(target=self.write_stream, daemon=True)
@@ -703,15 +884,339 @@ class Session:
         else:
             self.error_end(reqs)
         self.writer.join(cfg.deadline / 1000)
-        self.step = "after"
-        self.after()
-        self.step = "end"
-        self.finish(fd0, vm0)
-        tally = self.cfg.tally
-        for k in (p.role + "/" + p.transport, "outcome " + exp.outcome,
-                  "left open" if p.kept_open else p.end,
-                  "chunked" if p.cuts else "one piece"):
-            tally[k] = tally.get(k, 0) + 1
+
+    # -- timed sessions (TIME-1, TIME-2, SEND-5; see Timing) --
+    def take(self, ms, what):
+        """The testee's next reply within ms, and when it was read.  Waits
+        in slices of 5 ms, so that `self.clear` is always a moment less
+        than 5 ms before a reply at which none had come yet."""
+        end = time.monotonic() + ms / 1000
+        while True:
+            try:
+                r = self.t.reply(max(1, min(5, (end - time.monotonic()) * 1000)))
+            except Died as d:
+                raise self.died(d.args[0], what, "timing")
+            t = time.monotonic()
+            if r is not None:
+                return r, t
+            self.clear = t
+            if t >= end:
+                return None, None
+
+    def t_recv(self):
+        """A recv outstanding: sends one unless one is."""
+        if not self.pending:
+            self.r0 = time.monotonic()
+            self.t.send("recv")
+            self.r1 = self.clear = time.monotonic()
+            self.pending = True
+
+    def on_recv(self, r, t):
+        """Judges the reply to the outstanding recv.  True if it timed out."""
+        tm, exp, i = self.plan.timing, self.exp, self.got
+        self.pending = False
+        cut = i in self.cut             # a timeout came inside this frame: TIME-2
+        if r.split(" ")[:2] == ["error", "timeout"]:
+            # It timed out after `clear`.  Bytes written by then were there
+            # for it, so it made progress no earlier than they began: it had
+            # waited at most `idle`.  It waited at least `waited`: from its
+            # last possible progress (the end of our last write, or of
+            # sending the recv) to `clear`.
+            w = ended_by(self.writes, self.clear)
+            idle = (t - max(self.r0, w[0] if w else 0)) * 1000
+            waited = (self.clear - max([self.r1] + [e for s, e in self.writes if s < t])) * 1000
+            self.log.append("# timed out after %.0f to %.0f ms without progress" % (
+                max(waited, 0), idle))
+            if self.written > self.starts[i]:
+                self.cut.add(i)
+            whole = self.whole.get(i)   # when the last byte of frame i was written
+            if whole is not None and whole < self.clear - slack(tm.ms or NOMINAL_MS) / 1000:
+                self.fail(("time2:" if cut else "") + "deliver->timeout",
+                          "recv %d timed out %.0f ms after its frame had been written whole%s"
+                          % (i + 1, (t - whole) * 1000, ": an earlier recv timed out inside "
+                             "this frame" if cut else ""),
+                          (["TIME-2"] if cut else []) + self.reqs, kind="timing")
+            if tm.ms is None:
+                self.fail("time1:recv-default", "'recv' timed out after at most %.0f ms, no "
+                          "set-timeout sent (the default is 30 s)" % idle, ["TIME-1"], "SHOULD",
+                          "timing")
+            elif idle < tm.ms - slack(tm.ms):
+                self.fail("time1:recv-early", "'recv' timed out after at most %.0f ms without "
+                          "progress, under set-timeout %d: progress must restart the timeout"
+                          % (idle, tm.ms), ["TIME-1"], "SHOULD", "timing")
+            elif waited > tm.ms + late(tm.ms):
+                self.fail("time1:recv-late", "'recv' timed out at least %.0f ms after its last "
+                          "progress, under set-timeout %d (allowed: %d)" % (
+                              waited, tm.ms, tm.ms + late(tm.ms)), ["TIME-1"], "SHOULD",
+                          "timing")
+            return True
+        if i < len(exp.messages) and r == "ok " + hexs(exp.messages[i]):
+            self.got += 1
+            return False
+        want = "'ok %s'" % hexs(exp.messages[i])[:80] if i < len(exp.messages) else \
+            "no answer yet (%d of %d bytes written)" % (self.written, len(self.plan.stream))
+        self.fail(("time2:" if cut else "") + "deliver->" + word(r),
+                  "recv %d answered '%s'; expected %s%s" % (
+                      i + 1, r[:80], want, ": an earlier recv timed out inside this frame"
+                      if cut else ""), (["TIME-2"] if cut else []) + self.reqs, kind="timing")
+        return False
+
+    def wait_recv(self, ms):
+        """Lets ms pass, judging any reply."""
+        end = time.monotonic() + ms / 1000
+        while self.pending and time.monotonic() < end:
+            r, t = self.take((end - time.monotonic()) * 1000, "recv")
+            if r is not None:
+                self.on_recv(r, t)
+        time.sleep(max(0, end - time.monotonic()))
+
+    def stall_recv(self):
+        """The peer writes nothing: with a timeout the outstanding recv must
+        time out (TIME-1); without one it must keep waiting."""
+        ms = self.plan.timing.ms
+        self.log.append("# peer: stalls")
+        if ms is None:
+            end = time.monotonic() + (NOMINAL_MS + slack(NOMINAL_MS)) / 1000
+            while time.monotonic() < end:
+                self.t_recv()
+                r, t = self.take((end - time.monotonic()) * 1000, "recv")
+                if r is not None:
+                    self.on_recv(r, t)
+            return
+        while True:
+            self.t_recv()
+            limit = max(self.r1, self.writes[-1][1] if self.writes else 0) + \
+                (ms + self.cfg.deadline) / 1000
+            r, t = self.take((limit - time.monotonic()) * 1000, "recv")
+            if r is None:
+                self.fail("time1:recv-missed", "no timeout within %d ms of the last progress, "
+                          "under set-timeout %d" % (ms + self.cfg.deadline, ms), ["TIME-1"],
+                          "SHOULD", "timing")
+                return                  # the recv stays outstanding
+            if self.on_recv(r, t):
+                return
+
+    def timed_recv(self):
+        """The stream in pieces, a pause of its kind before each, a recv
+        outstanding through every pause; what arrives must be the messages
+        whole and in order, whatever timed out in between (TIME-2)."""
+        p, tm, exp = self.plan, self.plan.timing, self.exp
+        self.reqs = exp.requirements(bool(p.cuts))
+        self.got, self.pending, self.written, self.cut, self.writes = 0, False, 0, set(), []
+        self.whole = {}
+        self.starts = [0]
+        for m in exp.messages:
+            self.starts.append(self.starts[-1] + 5 + len(m))
+        at = 0
+        for e, gap in zip(p.cuts + [len(p.stream)], tm.gaps):
+            if gap != "none":
+                self.t_recv()
+                if gap == "stall":
+                    self.stall_recv()
+                else:
+                    self.log.append("# peer: pauses %d ms" % gap_ms(gap, tm.ms))
+                    self.wait_recv(gap_ms(gap, tm.ms))
+            if at == e:
+                continue                # an empty stream: nothing to write, no progress
+            w0 = time.monotonic()
+            self.sock.sendall(p.stream[at:e])
+            self.writes.append((w0, time.monotonic()))
+            self.log.append("# peer: wrote bytes %d to %d of %d" % (at, e, len(p.stream)))
+            self.written = at = e
+            for j in range(len(exp.messages)):
+                if self.starts[j + 1] <= e:
+                    self.whole.setdefault(j, self.writes[-1][1])
+        while self.got < len(exp.messages):
+            self.t_recv()
+            r, t = self.take(self.cfg.deadline, "recv")
+            if r is None:
+                self.fail("hang:recv", "no reply to 'recv' within %d ms with message %d "
+                          "written whole" % (self.cfg.deadline, self.got + 1), self.reqs,
+                          kind="timing")
+            self.on_recv(r, t)
+        if tm.end_stall:
+            self.t_recv()
+            self.stall_recv()
+        self.end()
+        self.t_recv()
+        r, t = self.take(self.cfg.deadline, "recv")
+        if r is None:
+            self.fail("hang:recv", "no reply to 'recv' within %d ms of the peer's %s" % (
+                self.cfg.deadline, p.end), self.reqs, kind="timing")
+        if r.split(" ")[:2] != ["error", exp.outcome]:
+            cut = len(exp.messages) in self.cut
+            self.fail("%soutcome:%s->%s" % ("time2:" if cut else "", exp.outcome, word(r)),
+                      "after the peer's %s, 'recv' answered '%s'; expected 'error %s'%s" % (
+                          p.end, r, exp.outcome, ": an earlier recv timed out inside this "
+                          "frame" if cut else ""),
+                      (["TIME-2"] if cut else []) + self.reqs, kind="timing")
+
+    def queued(self):
+        """Bytes waiting in our socket (FIONREAD): the testee's progress."""
+        try:
+            return struct.unpack("i", fcntl.ioctl(self.sock.fileno(), termios.FIONREAD,
+                                                  b"\0\0\0\0"))[0]
+        except OSError:
+            return -1
+
+    def drain(self, want):
+        """Reads all there is now, checking it against the frame `want`;
+        notes when it made room for the testee."""
+        d0, n = time.monotonic(), 0
+        while not self.eof and select.select([self.sock], [], [], 0)[0]:
+            try:
+                data = self.sock.recv(1 << 20)
+            except OSError:
+                data = b""
+            if not data:
+                self.eof = True
+                break
+            if data != want[self.rcvd:self.rcvd + len(data)]:
+                self.frame_wrong(want, data)
+            self.rcvd += len(data)
+            n += len(data)
+        if n:
+            self.rooms.append((d0, time.monotonic()))
+            self.log.append("# peer: read %d bytes (%d of %d)" % (n, self.rcvd, len(want)))
+        return n
+
+    def frame_wrong(self, want, data):
+        at = next((i for i, (a, b) in enumerate(zip(data, want[self.rcvd:])) if a != b),
+                  min(len(data), len(want) - self.rcvd))
+        if self.cut_at is not None:
+            self.fail("send5:frame-after-cut", "after its send timed out with %d of the %d "
+                      "bytes of its frame on the wire, the testee wrote more: bytes %s at "
+                      "offset %d, inside the cut frame" % (
+                          self.cut_at, len(want), data[at:at + 8].hex(" "), self.rcvd + at),
+                      ["SEND-5"], kind="timing")
+        self.fail("send-frame:wrong", "the testee's frame of %d payload bytes differs at byte "
+                  "%d" % (len(want) - 5, self.rcvd + at), ["FRAME-1", "SEND-1"], kind="timing")
+
+    def timed_send(self):
+        """The testee sends one big message; the peer reads everything there
+        is after each pause (so the testee can go on at once: TIME-1 counts
+        time without progress) and stalls where the plan says.  A send that
+        times out inside its frame must be the last frame (SEND-5)."""
+        tm, cfg = self.plan.timing, self.cfg
+        want = header(tm.send_len) + Pat(tm.send_len, tm.send_seed).data()
+        self.rcvd, self.eof, self.cut_at = 0, False, None
+        line = "send-pattern %d %d" % (tm.send_len, tm.send_seed)
+        self.rooms = [(time.monotonic(),) * 2]     # nothing could be sent before this
+        self.t.send(line)
+        self.clear = time.monotonic()               # nor answered
+        r, gaps = None, list(tm.gaps)
+        while r is None:
+            gap = gaps.pop(0) if gaps else "none"
+            if gap == "short" or gap == "below":
+                self.log.append("# peer: pauses %d ms" % gap_ms(gap, tm.ms))
+            if gap == "stall":
+                r, t = self.stall_send()
+            else:
+                r, t = self.take(gap_ms(gap, tm.ms) if gap != "none" else 1, line)
+            if r is not None:
+                break
+            if not self.drain(want) and not gaps:
+                if self.eof or time.monotonic() - self.rooms[-1][1] > \
+                        (cfg.deadline + (tm.ms or 0)) / 1000:
+                    r, t = self.take(cfg.deadline, line)
+                    if r is None:
+                        self.fail("hang:send-pattern", "no reply to '%s' and nothing more on "
+                                  "the wire for %d ms (%d of %d bytes)" % (
+                                      line, cfg.deadline, self.rcvd, len(want)),
+                                  ["SEND-1", "TIME-1"], kind="timing")
+                select.select([self.sock], [], [], 0.005)
+        self.log.append("# peer: had read %d of %d bytes at the reply" % (self.rcvd, len(want)))
+        if r == "ok":
+            end = time.monotonic() + cfg.deadline / 1000
+            while self.rcvd < len(want) and not self.eof and time.monotonic() < end:
+                select.select([self.sock], [], [], 0.01)
+                self.drain(want)
+            if self.rcvd < len(want):
+                self.fail("send-frame:short", "'%s' answered 'ok' but %d of the %d bytes of its "
+                          "frame arrived" % (line, self.rcvd, len(want)),
+                          ["FRAME-1", "SEND-1"], kind="timing")
+        elif r.split(" ")[:2] == ["error", "timeout"]:
+            self.send_timed_out(want, line, t)
+        else:
+            self.fail("send-reply", "'%s' answered '%s'" % (line, r), ["SEND-1", "TIME-1"],
+                      kind="timing")
+        # The receiving direction still works (SEND-5), then the close.
+        self.sock.sendall(header(2) + b"ok")
+        self.log.append("# peer: wrote a frame of 6f6b")
+        r = self.cmd("recv", kind="timing", reqs=("RECV-1", "SEND-5"))
+        if r != "ok 6f6b":
+            self.fail("deliver->" + word(r), "after the testee's send, 'recv' answered '%s'; "
+                      "expected 'ok 6f6b'" % r, ["RECV-1", "SEND-5"], kind="timing")
+        self.end()
+        self.expect_error("eof", reqs=["RECV-2"])
+
+    def stall_send(self):
+        """We read nothing: the testee's send must time out MS after its
+        last progress (TIME-1), which shows as the last growth of what waits
+        in our socket, or keep waiting without a timeout."""
+        ms = self.plan.timing.ms
+        self.log.append("# peer: stops reading")
+        q, moved = self.queued(), time.monotonic()
+        end = moved + ((ms + self.cfg.deadline) if ms else
+                       (NOMINAL_MS + slack(NOMINAL_MS))) / 1000
+        while time.monotonic() < end:
+            r, t = self.take(5, "send-pattern")
+            if r is not None:
+                # `moved` is a moment after its last progress as we see it.
+                if ms and r.split(" ")[:2] == ["error", "timeout"] and \
+                        (self.clear - moved) * 1000 > ms + late(ms):
+                    self.fail("time1:send-late", "the send timed out at least %.0f ms after "
+                              "its last progress (%d bytes waiting for us), under set-timeout "
+                              "%d (allowed: %d)" % ((self.clear - moved) * 1000, q, ms,
+                                                    ms + late(ms)),
+                              ["TIME-1"], "SHOULD", "timing")
+                return r, t
+            n = self.queued()
+            if n != q:
+                q, moved = n, time.monotonic()
+                if ms:
+                    end = moved + (ms + self.cfg.deadline) / 1000
+        if ms:
+            self.fail("time1:send-missed", "the send did not time out within %d ms of its last "
+                      "progress, under set-timeout %d" % (ms + self.cfg.deadline, ms),
+                      ["TIME-1"], "SHOULD", "timing")
+        return None, None
+
+    def send_timed_out(self, want, line, t):
+        """The send answered 'error timeout' at t.  TIME-1: not before MS
+        without progress.  SEND-5: once cut, nothing more on the wire;
+        SHOULD: the sending direction shut down at once."""
+        tm, cfg = self.plan.timing, self.cfg
+        room = ended_by(self.rooms, self.clear)[0]    # it had room then, surely
+        idle = (t - room) * 1000
+        if tm.ms is None:
+            self.fail("time1:send-default", "'%s' timed out, no set-timeout sent (the default "
+                      "is 30 s)" % line, ["TIME-1"], "SHOULD", "timing")
+        elif idle < tm.ms - slack(tm.ms):
+            self.fail("time1:send-early", "'%s' timed out under set-timeout %d although we had "
+                      "made room for it at most %.0f ms before (%d of %d bytes read): progress "
+                      "must restart the timeout" % (line, tm.ms, idle, self.rcvd, len(want)),
+                      ["TIME-1"], "SHOULD", "timing")
+        end = time.monotonic() + min(1000, cfg.deadline) / 1000
+        while not self.eof and time.monotonic() < end:
+            select.select([self.sock], [], [], 0.01)
+            self.drain(want)
+        if self.rcvd == len(want):
+            return                      # the whole frame made it: nothing was cut
+        self.cut_at = self.rcvd
+        self.log.append("# peer: the frame was cut after %d of %d bytes%s" % (
+            self.rcvd, len(want), ", then EOF" if self.eof else ""))
+        if not self.eof:
+            self.fail("send5:no-shutdown", "after its send timed out inside the frame (%d of %d "
+                      "bytes), the testee did not shut its sending direction down: no EOF "
+                      "within 1 s" % (self.rcvd, len(want)), ["SEND-5"], "SHOULD", "timing")
+        r = self.cmd("send 41", kind="timing", reqs=("SEND-5",))
+        if r == "ok":
+            self.fail("send5:frame-after-cut", "after its send timed out inside the frame (%d "
+                      "of %d bytes), 'send 41' answered 'ok': a frame written inside the cut "
+                      "one" % (self.rcvd, len(want)), ["SEND-5"], kind="timing")
+        time.sleep(0.05)
+        self.drain(want)
 
     def open_end(self, reqs):
         """The stream stays open: the testee must wait (no message, no error)
@@ -745,9 +1250,8 @@ class Session:
         self.end()
         r = self.reply(None, "recv", reqs=reqs)
         if r.split(" ")[:2] != ["error", exp.after_close]:
-            self.fail("outcome:%s->%s" % (exp.after_close, word(r)),
-                      "after the peer's %s, 'recv' answered '%s'; expected "
-                      "'error %s'" % (p.end, r, exp.after_close), reqs)
+            self.miss("outcome", exp.after_close, r, "after the peer's %s, 'recv' answered '%s'; "
+                      "expected 'error %s'" % (p.end, r, exp.after_close), reqs)
 
     def error_end(self, reqs):
         """magic / toobig with the stream left open: reported at once; then
@@ -784,7 +1288,7 @@ class Session:
             if p.polls[-1]:
                 # Known to be bad only by a receiver that keeps the error
                 # (RECV-5, a SHOULD): so is this poll.
-                self.poll_true("the stream is known to be bad", "SHOULD")
+                self.poll_true("the stream is known to be bad", "SHOULD", ("POLL-1", "RECV-5"))
             self.expect_error(exp.outcome, level="SHOULD", reqs=["RECV-5"], name="sticky")
         self.end()
 
@@ -820,7 +1324,8 @@ class Session:
         vm1 = self.t.vmpeak_kb()
         if vm0 and vm1:
             allowed = 64 * 1024 + 8 * (len(self.plan.stream) + sum(
-                len(s[1]) for s in self.plan.sends)) // 1024
+                len(s[1]) for s in self.plan.sends) + (
+                    self.plan.timing.send_len if self.plan.timing else 0)) // 1024
             if vm1 - vm0 > allowed:
                 self.fail("memory", "the testee's VmPeak grew by %d KiB on a %d-byte stream: "
                           "memory must follow the bytes received, not the length announced"
@@ -880,9 +1385,12 @@ def describe(plan, exp):
              "stream (%d bytes): %s" % (len(s), shown or "(empty)"),
              "made of: %s" % ("; ".join(plan.how) or "whole frames"),
              "written in: %s%s" % (plan.chunks() or "one piece",
-                                   ", %d ms apart" % plan.pause_ms if plan.cuts else ""),
+                                   ", %d ms apart" % plan.pause_ms
+                                   if plan.cuts and not plan.timing else ""),
              "then the sender: %s" % ("leaves it open, then " + plan.end if plan.kept_open
                                       else plan.end)]
+    if plan.timing:
+        lines.append(plan.timing.describe())
     if plan.sends:
         lines.append("the testee sends meanwhile: %s" % ", ".join(
             "%d bytes before recv %d" % (len(x), at) for at, x in plan.sends))
@@ -968,26 +1476,105 @@ class TimeUp(Exception):
     pass
 
 
+class Known:
+    """One line of a --known file: findings whose check matches PATTERN
+    (fnmatch) and that name REQUIREMENT are LABEL (a departure D-n of
+    PROTOCOL.md section 10, or a bug already reported), not new."""
+
+    def __init__(self, pattern, req, label, why):
+        self.pattern, self.req, self.label, self.why = pattern, req, label, why
+        self.count, self.example, self.checks = 0, None, {}
+
+    def matches(self, check, reqs):
+        return fnmatch.fnmatchcase(check, self.pattern) and self.req in reqs
+
+    def seen(self, plan, check, level, reqs, text):
+        self.count += 1
+        n, _ = self.checks.get(check, (0, level))
+        self.checks[check] = (n + 1, level)
+        if self.example is None or size(plan) < size(self.example[0]):
+            self.example = (plan, check, level, reqs, text)
+
+
+def size(plan):
+    return len(plan.stream) + (plan.timing.send_len if plan.timing else 0)
+
+
+def read_known(path):
+    """--known FILE: lines 'PATTERN REQUIREMENT LABEL: why', # comments."""
+    out = []
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            m = re.match(r"(\S+)\s+([A-Z]+-\d+)\s+([^:\s]+):?\s*(.*)$", line)
+            if not m:
+                raise ValueError("%s:%d: expected 'CHECK-PATTERN REQUIREMENT LABEL: why'"
+                                 % (path, n))
+            out.append(Known(*m.groups()))
+    return out
+
+
 class Config:
     def __init__(self, **kw):
         self.__dict__.update(kw)
         self.notes, self.tally = [], {}
         self.ignore = set()
+        # Fresh copies: each campaign counts what it saw.
+        self.known = [Known(k.pattern, k.req, k.label, k.why) for k in kw.get("known") or []]
+
+    def known_match(self, check, reqs):
+        return next((k for k in self.known if k.matches(check, reqs)), None)
+
+
+def report_known(cfg, res):
+    """The --known findings seen, apart from the new ones."""
+    if not cfg.known:
+        return
+    res["known"] = {}
+    print("[protofuzz %s] known findings (--known), not counted as failures:" % cfg.name,
+          flush=True)
+    for k in cfg.known:
+        if not k.count:
+            print("  %s %s %s: not seen in this run" % (k.label, k.req, k.pattern), flush=True)
+            continue
+        res["known"][k.label] = res["known"].get(k.label, 0) + k.count
+        plan, check, level, reqs, text = k.example
+        print("  %s (%s) %s: %d session(s): %s" % (
+            k.label, k.req, k.why, k.count, ", ".join(
+                "%s %s x%d" % (c, lv, n) for c, (n, lv) in sorted(k.checks.items()))),
+            flush=True)
+        print("    smallest: %s: %s" % (check, text), flush=True)
+        print("      " + "; ".join(describe(plan, Expect(plan.stream, plan.limit,
+                                                         plan.kept_open))), flush=True)
+
+
+SKIP = 77       # TESTEE.md: a testee whose implementation is absent; ctest's skip
+NOT_FOUND = 127     # /bin/sh: the testee's program (or its interpreter) is not there
 
 
 def preflight(cfg):
-    """Starts the testee once: it must answer hello.  Returns its name."""
+    """Starts the testee once: it must answer hello.  Returns its hello
+    words, SKIP if its implementation is not installed, None if broken."""
     log = []
     t = Testee(cfg.testee, log)
+    status = None
     try:
         t.send("hello")
         r = t.reply(cfg.start_ms)
-    except Died:
-        r = None
+    except Died as d:
+        r, status = None, d.args[0]
     finally:
         t.kill()
         err = t.stderr()
         t.err.close()
+    if status in (SKIP, NOT_FOUND):
+        print("[protofuzz] skipped: the testee '%s' exited %d before hello: %s:\n  %s" % (
+            cfg.testee, status, "its implementation is not installed" if status == SKIP else
+            "its program or interpreter is not there", err.strip().replace("\n", "\n  ")),
+            flush=True)
+        return SKIP
     if not r or not r.startswith(("ok 1 ", "ok 1.1 ", "ok 1.2 ")):
         sys.stderr.write("protofuzz: the testee '%s' does not answer 'hello' (%r)\n%s\n"
                          % (cfg.testee, r, err))
@@ -1002,12 +1589,14 @@ def fuzz(cfg):
     hello = preflight(cfg)
     if hello is None:
         return {"error": True}
+    if hello == SKIP:
+        return {"skip": True}
     cfg.name = cfg.name or hello[0]
     t0 = cfg.t0 = time.monotonic()
     cfg.stop_at = t0 + cfg.seconds if cfg.seconds else None
     total = None
     for _ in range(max(1, cfg.keep_going)):
-        res = campaign(cfg, "max" in hello[1:])
+        res = campaign(cfg, hello[1:])
         if total is None:
             total = res
             total["first_examples"] = res["examples"]
@@ -1023,10 +1612,17 @@ def fuzz(cfg):
         print("[protofuzz %s] keep going, past: %s" % (cfg.name, ", ".join(sorted(cfg.ignore))),
               flush=True)
     total["found"] = bool(total["failures"])
+    report_known(cfg, total)
+    print("[protofuzz %s] campaign: %d sessions in %.1f s (%.1f/s), seed %d; new failures: "
+          "%d%s" % (cfg.name, total["examples"], total["seconds"],
+                    total["examples"] / max(total["seconds"], 1e-9), cfg.seed,
+                    len(total["failures"]), "; known: " + ", ".join(
+                        "%s x%d" % kv for kv in total["known"].items())
+                    if total.get("known") else ""), flush=True)
     return total
 
 
-def campaign(cfg, has_max):
+def campaign(cfg, features):
     """One Hypothesis run; returns a result dict."""
     combos = [(r, t) for r, t in COMBOS if cfg.role in (r, "both")
               and cfg.transport in (t, "both")]
@@ -1056,7 +1652,8 @@ def campaign(cfg, has_max):
               suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet,
               phases=[Phase.generate, Phase.shrink], report_multiple_bugs=True)
     @seed(cfg.seed)
-    @given(plans(combos, has_max))
+    @given(sessions(combos, "max" in features,
+                    cfg.timing if "timeout" in features else "off"))
     def test(plan):
         if state["first"] is None:
             if stop and time.monotonic() > stop:
@@ -1123,11 +1720,14 @@ def campaign(cfg, has_max):
         len(failures), state["examples"], state["first"], state["runs_after"]))
     for n, f in enumerate(failures, 1):
         res["failures"].append(report(cfg, f, n, len(failures)))
-    print("reproduce: %s --testee %s --seed %d%s%s --role %s --transport %s%s" % (
+    print("reproduce: %s --testee %s --seed %d%s%s --role %s --transport %s%s%s%s" % (
         os.path.relpath(__file__), shell_quote(cfg.testee), cfg.seed,
         " --examples %d" % cfg.examples if cfg.examples < 1_000_000 else "",
         " --seconds %g" % cfg.seconds if cfg.seconds else "",
-        cfg.role, cfg.transport, " --strict" if cfg.strict else ""), flush=True)
+        cfg.role, cfg.transport, " --strict" if cfg.strict else "",
+        " --timing " + cfg.timing if cfg.timing != "on" else "",
+        " --known " + shell_quote(os.path.relpath(cfg.known_path)) if cfg.known_path else ""),
+        flush=True)
     return res
 
 
@@ -1135,7 +1735,9 @@ def report(cfg, failed, n, of):
     """Prints one shrunk failure; writes its vector if the vector alone
     reproduces it.  Returns a summary dict."""
     plan = failed.plan
-    again = replay(cfg, plan)
+    tries = 3 if plan.timing else 1     # a timed failure may sit on the edge of a timeout
+    agains = [replay(cfg, plan) for _ in range(tries)]
+    again = next((f for f in agains if f), None)
     exp = Expect(plan.stream, plan.limit, plan.kept_open)
     out = {"check": failed.check, "level": failed.level, "reqs": failed.reqs,
            "text": failed.text, "stream_len": len(plan.stream), "kind": failed.kind}
@@ -1143,9 +1745,11 @@ def report(cfg, failed, n, of):
                  n, of, failed.level, ", " + " ".join(failed.reqs) if failed.reqs else "",
                  failed.check, failed.text),
              "testee: %s" % cfg.testee,
-             "replayed once more: %s%s" % (
-                 "fails again (%s)" % again.check if again else
-                 "PASSED: the failure depends on timing",
+             "replayed %s: %s%s" % (
+                 "once more" if tries == 1 else "%d times" % tries,
+                 ("fails again (%s)" % again.check if tries == 1 else
+                  "fails %d times (%s)" % (sum(1 for f in agains if f), again.check))
+                 if again else "PASSED: the failure depends on timing",
                  " (Hypothesis saw it flaky)" if getattr(failed, "flaky", False) else ""),
              "minimal failing session:"]
     lines += ["  " + l for l in describe(plan, exp)]
@@ -1157,8 +1761,11 @@ def report(cfg, failed, n, of):
         lines += ["  " + l for l in failed.stderr.strip().splitlines()[-15:]]
     # A vector only for a failure the vector itself reproduces: the same
     # stream written as duct-conform writes a vector, and nothing else asked.
-    vfail = replay(cfg, as_vector(plan))
-    if vfail is not None and vfail.check == failed.check and failed.kind == "recv":
+    vfail = None if plan.timing else replay(cfg, as_vector(plan))
+    if plan.timing:
+        lines.append("no frame vector: the failure needs timing (set-timeout and the peer's "
+                     "pauses), which the frame vector schema cannot express")
+    elif vfail is not None and vfail.check == failed.check and failed.kind == "recv":
         case = to_vector(plan, exp, vfail, cfg.name)
         path = write_vector(cfg.out, cfg.name, case)
         out["vector"] = path
@@ -1207,7 +1814,8 @@ def make_cfg(a, testee, **over):
               seconds=a.seconds, seed=a.seed, out=a.out, name=a.name, strict=a.strict,
               deadline=a.deadline, idle=a.idle, shrink_seconds=a.shrink_seconds,
               quiet=a.quiet, every=a.every, start_ms=max(10000, a.deadline),
-              keep_going=a.keep_going)
+              keep_going=a.keep_going, known=a.known, known_path=a.known_path,
+              timing=a.timing)
     kw.update(over)
     return Config(**kw)
 
@@ -1219,15 +1827,26 @@ def ci(a):
                ("pyduct", "%s %s" % (PYTHON, os.path.join(REPO, "conformance", "testees",
                                                            "python", "testee.py")))]
     out = os.path.join(build, "protofuzz-found")
+    if not os.access(testees[0][1], os.X_OK):
+        sys.stderr.write("protofuzz: no %s: build the project first\n" % testees[0][1])
+        return 2
     bad = 0
+    # Untimed sessions first (the sequence they had before timed sessions
+    # existed), then timed ones, which cost ten times more each.
+    stages = {"libduct": (("off", 220, 12), ("only", 32, 9)),
+              "pyduct": (("off", 110, 12), ("only", 28, 9))}
     for name, cmd in testees:
-        cfg = make_cfg(a, cmd, name=name, out=out, strict=True,
-                       seed=a.seed if a.seed is not None else 20240501,
-                       examples=a.examples or (400 if name == "libduct" else 250),
-                       seconds=a.seconds or 25,
-                       deadline=max(a.deadline, 5000), shrink_seconds=min(a.shrink_seconds, 20))
-        res = fuzz(cfg)
-        bad += bool(res.get("error") or res.get("found"))
+        # What this fuzzer found in them and is reported, not yet fixed.
+        known_path = a.known_path or os.path.join(HERE, "known", name)
+        for timing, examples, seconds in stages[name]:
+            cfg = make_cfg(a, cmd, name=name, out=out, strict=True, timing=timing,
+                           known=read_known(known_path), known_path=known_path,
+                           seed=a.seed if a.seed is not None else 20240501,
+                           examples=a.examples or examples, seconds=a.seconds or seconds,
+                           deadline=max(a.deadline, 5000),
+                           shrink_seconds=min(a.shrink_seconds, 20))
+            res = fuzz(cfg)
+            bad += bool(res.get("error") or res.get("found"))
     return 1 if bad else 0
 
 
@@ -1238,12 +1857,16 @@ def mutants(a):
                              check=True).stdout
     rows = []
     out = a.out if a.out_given else os.path.join(HERE, "found", "mutants")
+    # Each mutant is pyduct with one defect more: pyduct's own known
+    # findings are not the mutant's.
+    known_path = a.known_path or os.path.join(HERE, "known", "pyduct")
     for line in listing.splitlines():
         name, level, about = line.split(None, 2)
         if a.only and name not in a.only.split(","):
             continue
         cmd = "%s %s %s" % (PYTHON, mutant_py, name)
         cfg = make_cfg(a, cmd, name=name, out=out, strict=True,
+                       known=read_known(known_path), known_path=known_path,
                        seed=a.seed if a.seed is not None else 1,
                        examples=a.examples or 100000, seconds=a.seconds or 60,
                        keep_going=max(a.keep_going, 3))
@@ -1288,6 +1911,8 @@ def main(argv=None):
     ap.add_argument("--ci", metavar="BUILD_DIR")
     ap.add_argument("--mutants", action="store_true")
     ap.add_argument("--only")
+    ap.add_argument("--known", metavar="FILE")
+    ap.add_argument("--timing", choices=("on", "off", "only"), default="on")
     ap.add_argument("-h", "--help", action="store_true")
     try:
         a = ap.parse_args(argv)
@@ -1315,14 +1940,31 @@ options:
   --shrink-seconds S    time allowed for shrinking a failure (default 60)
   --keep-going N        after a failure, run on looking past the kinds of
                         failure found, until N kinds (default 1)
+  --timing on|off|only  timed sessions (TIME-1, TIME-2, SEND-5) for a testee
+                        offering 'timeout': one session in four (on, the
+                        default), none (off), or every session (only)
+  --known FILE          findings already known (an implementation's
+                        departures, bugs already reported): lines
+                        'CHECK-PATTERN REQUIREMENT LABEL: why'; a finding
+                        whose check matches and that names the requirement
+                        is counted under LABEL, apart, and fails nothing
   --mutants             run every mutant of conformance/mutants/mutant.py
                         (--only A,B to pick some), each --seconds 60, seed
-                        1, --strict, --keep-going 3, and print the table;
+                        1, --strict, --keep-going 3, --known
+                        fuzz/proto/known/pyduct, and print the table;
                         vectors to fuzz/proto/found/mutants
   --ci BUILD_DIR        the ctest campaign: both shipped testees, fixed seed,
-                        --strict, at most 25 s each; vectors to
-                        BUILD_DIR/protofuzz-found; exit 77 without Hypothesis""")
+                        --strict, untimed then timed sessions, each stage
+                        capped (12 s, 9 s), --known fuzz/proto/known/NAME;
+                        vectors to BUILD_DIR/protofuzz-found; exit 77
+                        without Hypothesis""")
         return 0
+    a.known_path = a.known
+    try:
+        a.known = read_known(a.known) if a.known else []
+    except (OSError, ValueError) as e:
+        sys.stderr.write("protofuzz: --known: %s\n" % e)
+        return 2
     a.out_given = a.out is not None
     a.out = a.out or os.path.join(HERE, "found")
     if a.ci:
@@ -1342,6 +1984,8 @@ options:
             "%d examples%s" % (a.examples, ", %g s" % a.seconds if a.seconds else ""), a.role,
             a.transport, ", strict" if a.strict else ""), flush=True)
     res = fuzz(make_cfg(a, a.testee))
+    if res.get("skip"):
+        return SKIP
     if res.get("error"):
         return 2
     return 1 if res.get("found") else 0
