@@ -98,20 +98,18 @@ static int own_namespace(char *err, size_t n)
 	if (unshare(CLONE_NEWNET) == 0)
 		return 0;
 	int first = errno;
-	uid_t uid = getuid();
-	gid_t gid = getgid();
+	/* Our ids as they are outside: inside, until mapped, they read 65534. */
+	char uid_map[32], gid_map[32];
+	snprintf(uid_map, sizeof uid_map, "0 %u 1", (unsigned)getuid());
+	snprintf(gid_map, sizeof gid_map, "0 %u 1", (unsigned)getgid());
 	if (first == EPERM && unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0) {
-		char map[64];
+		const char *file[3] = {"/proc/self/setgroups", "/proc/self/uid_map",
+				       "/proc/self/gid_map"};
+		const char *line[3] = {"deny", uid_map, gid_map};
 		int ok = 1;
-		const char *files[3] = {"/proc/self/setgroups", "/proc/self/uid_map",
-					"/proc/self/gid_map"};
 		for (int i = 0; i < 3 && ok; i++) {
-			if (i == 0)
-				snprintf(map, sizeof map, "deny");
-			else
-				snprintf(map, sizeof map, "0 %u 1", i == 1 ? (unsigned)uid : (unsigned)gid);
-			int fd = open(files[i], O_WRONLY | O_CLOEXEC);
-			ok = fd >= 0 && write(fd, map, strlen(map)) == (ssize_t)strlen(map);
+			int fd = open(file[i], O_WRONLY | O_CLOEXEC);
+			ok = fd >= 0 && write(fd, line[i], strlen(line[i])) == (ssize_t)strlen(line[i]);
 			if (fd >= 0)
 				close(fd);
 		}
